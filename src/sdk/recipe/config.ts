@@ -1,0 +1,118 @@
+/**
+ * `superconverge tune <config.yml>`: the YAML (or JSON) config, validated against the same zod
+ * schema as `tune({...})` plus the `trainer` section that names the user's module:
+ *
+ *   trainer:
+ *     module: ./my-trainer.mjs   # relative to the config file
+ *     export: default            # a TrainerFactory: (settings) => Promise<Trainer>
+ *
+ * or, for the built-in TensorFlow.js adapter, `kind: tfjs` with a module exporting `model(seed)`
+ * (a LayersModel builder), `data` (tensors or datasets, or a function returning them) and
+ * optionally `loss`.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { UserInputError } from '../../errors.js';
+import type { TrainerFactory } from '../trainers/types.js';
+import { ConfigError } from './errors.js';
+import { TuneSettingsSchema, type TuneOptions, type TuneSettings } from './options.js';
+import { configIssues } from './tune.js';
+
+export const TrainerSectionSchema = z.strictObject({
+  /** Path of the JS/TS module, relative to the config file. */
+  module: z.string().min(1),
+  /** `factory` (default): the export is a TrainerFactory. `tfjs`: the module exports model(seed), data and loss. */
+  kind: z.enum(['factory', 'tfjs']).default('factory'),
+  /** Name of the export holding the factory (kind factory). Default `default`. */
+  export: z.string().min(1).default('default'),
+});
+
+export const TuneConfigSchema = TuneSettingsSchema.extend({
+  /** For editors: the JSON Schema this file follows. */
+  $schema: z.string().optional(),
+  trainer: TrainerSectionSchema,
+});
+
+export type TuneConfig = z.output<typeof TuneConfigSchema>;
+
+export interface LoadedTuneConfig {
+  file: string;
+  config: TuneConfig;
+  settings: TuneSettings;
+  /** Absolute path of the trainer module. */
+  modulePath: string;
+}
+
+/** Reads and validates a tune config; every problem is reported at once, each naming its field path. */
+export async function loadTuneConfig(file: string): Promise<LoadedTuneConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UserInputError('config', file, 'a readable YAML or JSON file', `cannot read: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}` : '(file)';
+    throw new ConfigError(file, [{ path: where, message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
+  }
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ path: '(root)', message: 'a mapping of settings (title, trainer, stages, lr, ...)', value: raw }]);
+  }
+  const r = TuneConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(file, configIssues(r.error, raw));
+  const { $schema: _s, trainer, ...settings } = r.data;
+  const base = dirname(resolve(file));
+  const modulePath = isAbsolute(trainer.module) ? trainer.module : resolve(base, trainer.module);
+  // `out` in a config is relative to the config file, like the module.
+  const out = isAbsolute(settings.out) ? settings.out : resolve(base, settings.out);
+  return { file, config: r.data, settings: { ...settings, out }, modulePath };
+}
+
+/** Imports the config's trainer module and returns its TrainerFactory. */
+export async function loadTrainerFactory(loaded: LoadedTuneConfig): Promise<TrainerFactory> {
+  const { trainer } = loaded.config;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(loaded.modulePath).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserInputError('trainer.module', trainer.module, 'a JS/TS module that can be imported', `cannot import ${loaded.modulePath}: ${(e as Error).message}`);
+  }
+  if (trainer.kind === 'tfjs') {
+    const model = mod.model;
+    if (typeof model !== 'function') throw new UserInputError('trainer.module', trainer.module, 'a module exporting model(seed) => LayersModel, data and optionally loss', 'no `model` function exported');
+    const dataExport = mod.data;
+    if (dataExport == null) throw new UserInputError('trainer.module', trainer.module, 'a module exporting model(seed), data and optionally loss', 'no `data` exported');
+    const data = typeof dataExport === 'function' ? await (dataExport as () => unknown)() : dataExport;
+    // Loaded on demand: only the trainers import TensorFlow.js (DESIGN.md).
+    const { tfjsTrainerFactory } = await import('../trainers/tfjs.js');
+    return tfjsTrainerFactory({ model: model as never, data: data as never, ...(mod.loss ? { loss: mod.loss as never } : {}) });
+  }
+  const factory = mod[trainer.export];
+  if (typeof factory !== 'function') {
+    const exported = Object.keys(mod).join(', ') || 'nothing';
+    throw new UserInputError('trainer.export', trainer.export, `the name of an exported TrainerFactory function (the module exports: ${exported})`, 'not a function export');
+  }
+  return factory as TrainerFactory;
+}
+
+/** Config file → `tune` options (without signal, progress and tracker, which the caller adds). */
+export async function tuneOptionsFromConfig(file: string): Promise<TuneOptions> {
+  const loaded = await loadTuneConfig(file);
+  const factory = await loadTrainerFactory(loaded);
+  return { ...loaded.settings, trainer: factory, source: { file: resolve(file), config: loaded.config } };
+}
+
+/** JSON Schema of the config file, for editor completion (`schema/tune-config.schema.json`). */
+export function tuneConfigJsonSchema(): unknown {
+  return {
+    ...(z.toJSONSchema(TuneConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+    title: 'superconverge tune config',
+    description: "Config of `superconverge tune <config.yml>`: Leslie Smith's recipe (arXiv 1803.09820) on your own model.",
+  };
+}

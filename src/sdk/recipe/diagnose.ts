@@ -1,0 +1,57 @@
+/**
+ * Fit diagnosis from the final training's curves (paper §3: tune until the test loss is horizontal,
+ * balancing the regularisation of LR, batch size, weight decay and momentum).
+ */
+import type { Diagnosis, EpochRecord } from '../../report/schema.js';
+import { fmt } from './decide.js';
+
+export interface DiagnoseOptions {
+  /** Relative drop of validation loss over the last epoch that counts as "still falling clearly". Default 0.02. */
+  fallingTolerance?: number;
+  /** Relative rise of the final validation loss above its minimum that counts as overfitting. Default 0.02. */
+  risingTolerance?: number;
+}
+
+export function diagnoseFit(history: readonly EpochRecord[], options: DiagnoseOptions = {}): Diagnosis {
+  const fallTol = options.fallingTolerance ?? 0.02;
+  const riseTol = options.risingTolerance ?? 0.02;
+  const pts = history.filter((h) => h.epoch > 0 && h.valLoss != null && h.trainLoss != null) as (EpochRecord & {
+    valLoss: number;
+    trainLoss: number;
+  })[];
+  if (pts.length < 2) {
+    return {
+      verdict: 'unknown',
+      reason: `only ${pts.length} epoch${pts.length === 1 ? '' : 's'} with validation loss; at least 2 are needed to read the curve`,
+      suggestion: 'Train for more epochs (or evaluate more often) to diagnose the fit.',
+    };
+  }
+  const n = pts.length;
+  const last = pts[n - 1];
+  const prev = pts[n - 2];
+  let minIdx = 0;
+  for (let i = 1; i < n; i++) if (pts[i].valLoss < pts[minIdx].valLoss) minIdx = i;
+  const minVal = pts[minIdx].valLoss;
+  const rise = (last.valLoss - minVal) / Math.max(Math.abs(minVal), 1e-12);
+  const trainFell = last.trainLoss < pts[minIdx].trainLoss;
+  if (minIdx < n - 1 && rise > riseTol && trainFell) {
+    return {
+      verdict: 'overfitting',
+      reason: `validation loss rose from ${fmt(minVal)} at epoch ${pts[minIdx].epoch} to ${fmt(last.valLoss)} at epoch ${last.epoch} (+${fmt(rise * 100)}%) while training loss fell from ${fmt(pts[minIdx].trainLoss)} to ${fmt(last.trainLoss)}`,
+      suggestion: 'Regularise more (paper §3): larger weight decay, a smaller batch size, or a larger learning rate; or train fewer epochs.',
+    };
+  }
+  const drop = (prev.valLoss - last.valLoss) / Math.max(Math.abs(prev.valLoss), 1e-12);
+  if (drop > fallTol) {
+    return {
+      verdict: 'underfitting',
+      reason: `validation loss still falling at the end: ${fmt(prev.valLoss)} → ${fmt(last.valLoss)} over the last epoch (−${fmt(drop * 100)}%)`,
+      suggestion: 'Regularise less or train longer (paper §3): a larger learning rate, less weight decay, or more epochs.',
+    };
+  }
+  return {
+    verdict: 'good-fit',
+    reason: `validation loss is horizontal at the end: ${fmt(prev.valLoss)} → ${fmt(last.valLoss)} over the last epoch, ${fmt(rise * 100)}% above its minimum ${fmt(minVal)}`,
+    suggestion: 'Keep these values; the regularisation is balanced (paper §3).',
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The recipe's options: one zod schema is the single source for the API (`tune({...})`), the YAML
+ * config (`superconverge tune config.yml`) and the published JSON Schema
+ * (`schema/tune-config.schema.json`). Unknown keys are rejected everywhere.
+ */
+import { z } from 'zod';
+import type { Tracker } from '../tracking/types.js';
+import type { TrainerFactory } from '../trainers/types.js';
+
+/** The stages in the paper's order (§5): LR, batch size, momentum, weight decay, then 1cycle. */
+export const STAGE_IDS = ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final'] as const;
+export type StageId = (typeof STAGE_IDS)[number];
+
+const positive = z.number().positive();
+const momentumValue = z.number().min(0).lt(1);
+const budget = z.union([z.number().positive(), z.string().regex(/^\s*(\d+(\.\d+)?\s*[smh]?\s*)+$/, "a duration like '90s', '15m' or '1h30m'")]);
+
+export const LrStageSchema = z
+  .strictObject({
+    /** First LR of the sweep. Default 1e-5. */
+    startLr: positive.default(1e-5),
+    /** Last LR of the sweep. Default 10. */
+    endLr: positive.default(10),
+    /** Sweep length; default from the budget, else 100. */
+    numIter: z.number().int().min(5).optional(),
+    sweep: z.enum(['exponential', 'linear']).default('exponential'),
+    /** Constant momentum during the range test (paper Fig. 8a uses constant momentum). Default 0.9. */
+    momentum: momentumValue.default(0.9),
+  })
+  .refine((o) => o.startLr < o.endLr, { message: 'startLr must be smaller than endLr', path: ['endLr'] });
+
+export const BatchSizeStageSchema = z.strictObject({
+  /** First size of the doubling search; default the starting batch size. */
+  start: z.number().int().positive().optional(),
+  /** Cap of the doubling search (a memory cap in examples). Default 4096 or the training-set size. */
+  max: z.number().int().positive().default(4096),
+  /** Resident memory (MB) above which a size counts as not fitting. */
+  memoryCapMb: z.number().positive().optional(),
+  /** Steps run at each size while probing (the first is a warm-up, not timed). Default 3. */
+  probeSteps: z.number().int().min(2).default(3),
+  /** Sizes to compare at equal wall-clock time; default the largest 4 that fit. */
+  candidates: z.array(z.number().int().positive()).min(1, 'at least one batch size').optional(),
+  /** Wall-clock seconds of each candidate's short 1cycle run; default from the budget, else one epoch at the start size. */
+  secondsPerCandidate: positive.optional(),
+  /** Range-test length of each candidate; default from the budget, else 60. */
+  rangeTestIters: z.number().int().min(5).optional(),
+});
+
+export const MomentumStageSchema = z.strictObject({
+  /** Constant momentum of each short run (paper §5: 0.99, 0.97, 0.95, 0.9). */
+  values: z.array(momentumValue).min(1, 'at least one momentum value').default([0.99, 0.97, 0.95, 0.9]),
+  /** Lower end of the recommended cyclical momentum (paper: 0.85, or 0.8). */
+  min: momentumValue.default(0.85),
+  /** Steps of each short run; default from the budget, else one epoch. */
+  steps: z.number().int().min(4).optional(),
+});
+
+export const WeightDecayStageSchema = z.strictObject({
+  /**
+   * `complex` (complex data or a deep net): 1e-4, 1e-5, 1e-6, 0. `simple` (small data or a shallow
+   * net): 1e-2, 1e-3, 1e-4 (paper §4.4). Ignored when `values` is given.
+   */
+  hint: z.enum(['complex', 'simple']).default('simple'),
+  values: z.array(z.number().min(0)).min(1, 'at least one weight decay').optional(),
+  /** One bisection of the exponent between the two best values. Default true. */
+  bisect: z.boolean().default(true),
+  /** Steps of each short run; default from the budget, else one epoch. */
+  steps: z.number().int().min(4).optional(),
+});
+
+export const FinalStageSchema = z.strictObject({
+  /** Epochs of the final 1cycle run; default from the budget, else 5. */
+  epochs: z.number().int().positive().optional(),
+  /** Fraction of the steps in the annihilation tail. Default 0.1. */
+  annihilationPct: z.number().min(0).lt(1).default(0.1),
+});
+
+/** Values to start from, and to use for the stages that do not run (`stages:` subset, fan-out). */
+export const StartSchema = z.strictObject({
+  maxLr: positive.optional(),
+  minLr: positive.optional(),
+  batchSize: z.number().int().positive().default(64),
+  momentumMax: momentumValue.optional(),
+  momentumMin: momentumValue.optional(),
+  /** Weight decay during the LR and batch-size stages; default 1e-4 (complex hint) or 1e-3 (simple). */
+  weightDecay: z.number().min(0).optional(),
+});
+
+/** Everything about a tune that is data (serialisable, stored in the run folder for resume). */
+export const TuneSettingsSchema = z.strictObject({
+  title: z.string().min(1).default('superconverge tune'),
+  seed: z.number().int().min(0).default(42),
+  optimizer: z.enum(['sgd', 'adam']).default('sgd'),
+  /** Whole-recipe time budget: seconds or '90s', '15m', '1h30m'. */
+  budget: budget.optional(),
+  /** Run only these stages (in the paper's order whatever the order given). */
+  stages: z.array(z.enum(STAGE_IDS)).min(1, 'at least one stage').default([...STAGE_IDS]),
+  start: StartSchema.default({ batchSize: 64 }),
+  lr: LrStageSchema.default({ startLr: 1e-5, endLr: 10, sweep: 'exponential', momentum: 0.9 }),
+  batchSize: BatchSizeStageSchema.default({ max: 4096, probeSteps: 3 }),
+  momentum: MomentumStageSchema.default({ values: [0.99, 0.97, 0.95, 0.9], min: 0.85 }),
+  weightDecay: WeightDecayStageSchema.default({ hint: 'simple', bisect: true }),
+  final: FinalStageSchema.default({ annihilationPct: 0.1 }),
+  /** Parent folder of the run folder `<out>/<timestamp>/` (SUPERCONVERGE_OUT_DIR overrides). */
+  out: z.string().min(1).default('superconverge-out'),
+});
+
+export type TuneSettings = z.output<typeof TuneSettingsSchema>;
+export type TuneSettingsInput = z.input<typeof TuneSettingsSchema>;
+
+/** A progress event: the stage, its progress and an ETA for the whole recipe. */
+export interface ProgressEvent {
+  type: 'stage-start' | 'progress' | 'stage-end';
+  stage: StageId;
+  /** 1-based position among the stages that run. */
+  stageIndex: number;
+  stageCount: number;
+  /** Progress of the stage in [0, 1]. */
+  stageFraction: number;
+  /** Progress of the whole recipe in [0, 1] (weighted by the stages' budget shares). */
+  fraction: number;
+  elapsedSeconds: number;
+  /** Seconds left, estimated from the progress so far; null before any progress. */
+  etaSeconds: number | null;
+  message?: string;
+  /** On stage-end: the stage's status. */
+  status?: 'complete' | 'failed' | 'skipped' | 'interrupted' | 'resumed';
+}
+
+/** `tune(options)`: the settings plus what cannot be serialised. */
+export interface TuneOptions extends TuneSettingsInput {
+  /** Builds a fresh trainer for given settings (batch size, weight decay, seed, optimizer). */
+  trainer: TrainerFactory;
+  /** Continue the run in this folder: finished stages are skipped, the stored settings are used. */
+  resume?: string;
+  /** Stops cleanly between steps: finished stages are kept; tune rejects with TuneInterruptedError. */
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Where runs, params, metrics and decisions go (one parent run, one child per stage). */
+  tracker?: Tracker;
+  /** Milliseconds clock for step timings and budgets; default performance.now. */
+  clock?: () => number;
+  /** The config as the user wrote it, stored in the report next to the resolved settings. */
+  source?: { file?: string; config?: unknown };
+}
