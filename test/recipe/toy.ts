@@ -45,6 +45,8 @@ export interface ToyOptions {
   throwOnStep?: number;
   /** Every loss is NaN. */
   nanLoss?: boolean;
+  /** Losses are NaN from this global step on (counted over the factory's lifetime). */
+  nanFromStep?: number;
   /** Counts of factory calls and steps, for assertions. */
   counters?: { trainers: number; steps: number };
 }
@@ -165,7 +167,7 @@ function toyTrainer(data: ReturnType<typeof makeData>, s: TrainerSettings, o: To
         v[j] = momentum * v[j] - lr * (g[j] / b);
         w[j] = w[j] * (1 - lr * s.weightDecay) + v[j];
       }
-      return o.nanLoss ? NaN : loss / b;
+      return o.nanLoss || (o.nanFromStep != null && global >= o.nanFromStep) ? NaN : loss / b;
     },
     async evaluate(split = 'validation') {
       return evalSplit(split === 'test' ? data.test : data.val);

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { bisectExponent, decideByValLoss, oneSignificantFigure, tailNoise, weightDecayGrid } from '../../src/sdk/recipe/decide.js';
+import { diagnoseFit } from '../../src/sdk/recipe/diagnose.js';
+import { parseBudget, splitBudget } from '../../src/sdk/recipe/budget.js';
+import { UserInputError } from '../../src/errors.js';
+
+describe('decideByValLoss', () => {
+  it('picks the lowest validation loss and states the numbers in one sentence', () => {
+    const d = decideByValLoss({
+      parameter: 'weightDecay',
+      label: 'WD',
+      measured: [
+        { value: 1e-3, metric: 0.093, noise: 0.001, at: 'step 300' },
+        { value: 1e-4, metric: 0.081, noise: 0.001, at: 'step 300' },
+        { value: 1e-2, metric: 0.2, noise: 0.001, at: 'step 300' },
+      ],
+    });
+    expect(d.winner).toBe(1e-4);
+    expect(d.confidence).toBe('high');
+    expect(d.summary).toBe('WD 1e-4: val loss 0.081 at step 300 vs 0.093 for 1e-3.');
+    expect(d.candidates.map((c) => c.metric)).toEqual([0.093, 0.081, 0.2]);
+  });
+
+  it('says low confidence when the difference is inside the noise of the last points', () => {
+    const d = decideByValLoss({
+      parameter: 'momentum',
+      label: 'Momentum',
+      measured: [
+        { value: 0.99, metric: 0.5, noise: 0.03 },
+        { value: 0.95, metric: 0.49, noise: 0.02 },
+      ],
+    });
+    expect(d.winner).toBe(0.95);
+    expect(d.confidence).toBe('low');
+    expect(d.confidenceReason).toMatch(/inside the noise 0\.036/);
+  });
+
+  it('ranks diverged (null) candidates last and has no winner when all diverged', () => {
+    const d = decideByValLoss({ parameter: 'm', label: 'M', measured: [{ value: 0.99, metric: null, noise: 0 }, { value: 0.9, metric: 1.2, noise: 0 }] });
+    expect(d.winner).toBe(0.9);
+    expect(d.candidates[0].note).toMatch(/diverged/);
+    const none = decideByValLoss({ parameter: 'm', label: 'M', measured: [{ value: 0.99, metric: null, noise: 0 }] });
+    expect(none.winner).toBeNull();
+    expect(none.confidence).toBe('low');
+  });
+});
+
+describe('noise and weight-decay arithmetic', () => {
+  it('tailNoise ignores a straight trend and measures the scatter around it', () => {
+    expect(tailNoise([1.0, 0.9, 0.8, 0.7])).toBeCloseTo(0, 12);
+    // residuals +e, -e, -e, +e around the fitted line → sqrt(4 e^2 / 2) with e = 0.01
+    expect(tailNoise([1.01, 0.89, 0.79, 0.71])).toBeCloseTo(Math.sqrt((4 * 0.01 ** 2) / 2), 6);
+    expect(tailNoise([0.5, 0.4])).toBe(0);
+  });
+
+  it('picks the grid from the hint (paper §4.4) and bisects the exponent to one significant figure', () => {
+    expect(weightDecayGrid('complex')).toEqual([1e-4, 1e-5, 1e-6, 0]);
+    expect(weightDecayGrid('simple')).toEqual([1e-2, 1e-3, 1e-4]);
+    expect(bisectExponent(1e-4, 1e-3, [1e-4, 1e-3])).toBe(3e-4);
+    expect(bisectExponent(1e-2, 1e-3, [])).toBe(3e-3);
+    expect(bisectExponent(1e-6, 0, [])).toBeNull();
+    expect(bisectExponent(1e-4, 1e-3, [3e-4])).toBeNull();
+    expect(oneSignificantFigure(3.16e-4)).toBe(3e-4);
+    expect(oneSignificantFigure(0.000678)).toBe(7e-4);
+  });
+});
+
+describe('diagnoseFit', () => {
+  const h = (vals: [number, number][]) => vals.map(([trainLoss, valLoss], i) => ({ epoch: i + 1, step: (i + 1) * 10, trainLoss, valLoss, seconds: i }));
+  it('underfitting when validation loss is still falling clearly at the end', () => {
+    const d = diagnoseFit(h([[1, 1], [0.8, 0.8], [0.6, 0.65]]));
+    expect(d.verdict).toBe('underfitting');
+    expect(d.suggestion).toMatch(/larger learning rate, less weight decay, or more epochs/);
+  });
+  it('overfitting when validation loss rises while training loss falls', () => {
+    const d = diagnoseFit(h([[1, 0.5], [0.6, 0.4], [0.3, 0.45], [0.2, 0.5]]));
+    expect(d.verdict).toBe('overfitting');
+    expect(d.reason).toMatch(/rose from 0.4 at epoch 2 to 0.5 at epoch 4/);
+    expect(d.suggestion).toMatch(/more weight decay|larger weight decay/);
+  });
+  it('good fit when the validation loss is horizontal at the end', () => {
+    expect(diagnoseFit(h([[1, 0.6], [0.5, 0.401], [0.45, 0.4]])).verdict).toBe('good-fit');
+  });
+  it('unknown with fewer than two epochs', () => {
+    expect(diagnoseFit(h([[1, 0.6]])).verdict).toBe('unknown');
+  });
+});
+
+describe('budget', () => {
+  it('parses 15m, 90s, 1h30m and seconds', () => {
+    expect(parseBudget('15m')).toBe(900);
+    expect(parseBudget('90s')).toBe(90);
+    expect(parseBudget('1h30m')).toBe(5400);
+    expect(parseBudget('2.5m')).toBe(150);
+    expect(parseBudget(42)).toBe(42);
+    expect(parseBudget('42')).toBe(42);
+  });
+  it('rejects nonsense naming the option', () => {
+    expect(() => parseBudget('soon')).toThrow(UserInputError);
+    expect(() => parseBudget('15x')).toThrow(/budget: not a duration — got "15x"/);
+    expect(() => parseBudget(0)).toThrow(/budget/);
+  });
+  it('gives half to the final training and splits the rest over the tuning stages', () => {
+    const all = splitBudget(100, ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final']);
+    expect(all.final).toBeCloseTo(50, 9);
+    expect(Object.values(all).reduce((a, b) => a + b, 0)).toBeCloseTo(100, 9);
+    const two = splitBudget(60, ['momentum', 'final']);
+    expect(two.momentum + two.final).toBeCloseTo(60, 9);
+    expect(two.final / two.momentum).toBeCloseTo(0.5 / 0.12, 9);
+  });
+});
