@@ -230,9 +230,10 @@ export function analyzeRangeTest(lr: readonly number[], loss: readonly number[],
 
   // Steepest descent: slopes over consecutive segments using the real spacing, before the minimum.
   // The first points of a bias-corrected EMA average only a few batches, so their slopes are noise
-  // (fastai drops the first tenth of the sweep for this): skip ~β/(1−β) points, at most half the descent.
+  // (fastai drops the first tenth of the sweep for this): skip ~β/(1−β) points, at most a third of
+  // the descent so that a short curve keeps its steep part.
   const naturalWarmUp = Math.round(smoothing / (1 - smoothing));
-  const warmUp = Math.min(naturalWarmUp, Math.floor(m / 2));
+  const warmUp = Math.min(naturalWarmUp, Math.floor(m / 3));
   let steepIndex = -1;
   let steepSlope = 0;
   for (let i = warmUp; i < m; i++) {

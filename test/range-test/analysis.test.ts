@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { UserInputError } from '../../src/errors.js';
+import { RangeTestResult } from '../../src/report/schema.js';
+import { StopRule, analyzeRangeTest, smoothLoss } from '../../src/sdk/range-test/analysis.js';
+import { sweepLrs } from '../../src/sdk/range-test/index.js';
+import { mulberry32 } from './toy-model.js';
+
+describe('smoothLoss (bias-corrected EMA)', () => {
+  it('keeps a constant loss constant from the first point', () => {
+    for (const beta of [0, 0.5, 0.9, 0.98]) {
+      for (const v of smoothLoss(Array(50).fill(2.5), beta)) expect(v).toBeCloseTo(2.5, 12);
+    }
+  });
+
+  it('matches the formula avg/(1 − β^k) by hand', () => {
+    // β = 0.5: avg1 = 0.5 → 1; avg2 = 0.25 + 1 = 1.25 → 1.25/0.75; avg3 = 0.625 + 2 = 2.625 → 2.625/0.875
+    const s = smoothLoss([1, 2, 4], 0.5);
+    expect(s[0]).toBeCloseTo(1, 14);
+    expect(s[1]).toBeCloseTo(1.25 / 0.75, 14);
+    expect(s[2]).toBeCloseTo(2.625 / 0.875, 14);
+  });
+
+  it('returns the raw loss for β = 0', () => {
+    expect(smoothLoss([3, 1, 2], 0)).toEqual([3, 1, 2]);
+  });
+
+  it('gives NaN at a non-finite loss and carries on from the finite values before it', () => {
+    const s = smoothLoss([1, NaN, 2, Infinity], 0.5);
+    expect(s[0]).toBe(1);
+    expect(s[1]).toBeNaN();
+    expect(s[2]).toBeCloseTo(1.25 / 0.75, 14);
+    expect(s[3]).toBeNaN();
+  });
+
+  it('rejects β outside [0, 1)', () => {
+    expect(() => smoothLoss([1], 1)).toThrow(UserInputError);
+    expect(() => smoothLoss([1], -0.1)).toThrow(/smoothing/);
+  });
+});
+
+describe('StopRule', () => {
+  it('diverges at best + 3·|best| for a positive loss (fastai’s 4 × best)', () => {
+    const rule = new StopRule(0, 3);
+    expect(rule.push(1).stop).toBeNull();
+    expect(rule.push(0.5).stop).toBeNull();
+    expect(rule.push(1.9).stop).toBeNull(); // descent 0.5 < |best| 0.5? equal: scale 0.5 → limit 2.0
+    expect(rule.push(2.01).stop).toBe('diverged');
+  });
+
+  it('uses the descent as the scale when the best loss is near zero', () => {
+    const rule = new StopRule(0, 3);
+    for (const v of [2, 1, 0.001]) expect(rule.push(v).stop).toBeNull();
+    // 4 × best would stop at 0.004; the curve came down by ~2, so 0.5 is noise, not divergence
+    expect(rule.push(0.5).stop).toBeNull();
+    expect(rule.push(6.1).stop).toBe('diverged');
+  });
+
+  it('works for negative losses (4 × best would stop at once)', () => {
+    const rule = new StopRule(0, 3);
+    for (const v of [-1, -2, -3, -2.5, 0, 5]) expect(rule.push(v).stop).toBeNull();
+    expect(rule.push(6.1).stop).toBe('diverged'); // best −3 + 3·3 = 6
+  });
+
+  it('stops non-finite at NaN and ±Infinity', () => {
+    expect(new StopRule(0.9, 3).push(NaN).stop).toBe('non-finite');
+    expect(new StopRule(0.9, 3).push(-Infinity).stop).toBe('non-finite');
+  });
+});
+
+describe('analyzeRangeTest suggestions', () => {
+  const lr = sweepLrs(1e-5, 1, 30, 'exponential');
+  // A clean U: falls with log-LR, fastest at index 10, minimum at index 20, then explodes.
+  const loss = lr.map((_, i) => (i <= 20 ? 2 - 1.5 / (1 + Math.exp(-(i - 10))) : 0.5 + 0.4 * (i - 20) ** 2));
+  const a = analyzeRangeTest(lr, loss, { smoothing: 0 });
+
+  it('finds the steepest descent, the minimum/10 and Smith’s bounds on a clean curve', () => {
+    expect(a.outcome).toBe('ok');
+    expect([9, 10]).toContain(a.suggestions.steepest!.index); // segment 9→10 or 10→11 straddles the inflection
+    expect(a.suggestions.minimum!.index).toBe(20);
+    expect(a.suggestions.minimum!.lr).toBeCloseTo(lr[20] / 10, 15);
+    // Smith: first point within 10% of the 1.5 descent of the minimum: 1.5/(1+e^−(i−10)) ≥ 1.35 → i ≥ 13
+    expect(a.suggestions.smith!.index).toBe(13);
+    expect(a.suggestions.smith!.minLr).toBeCloseTo(lr[13] / 10, 15);
+    expect(a.stopReason).toBe('diverged');
+  });
+
+  it('chooses min-loss LR / 3 by default, minLr = maxLr / 10', () => {
+    expect(a.chosen!.rule).toBe('min-loss/3');
+    expect(a.chosen!.maxLr).toBeCloseTo(lr[20] / 3, 15);
+    expect(a.chosen!.minLr).toBeCloseTo(lr[20] / 30, 15);
+  });
+
+  it('takes the chooser rule by name or as a function', () => {
+    const steep = analyzeRangeTest(lr, loss, { smoothing: 0, chooser: 'steepest' });
+    expect(steep.chosen).toEqual({ maxLr: steep.suggestions.steepest!.lr, minLr: steep.suggestions.steepest!.lr / 10, rule: 'steepest' });
+    const smith = analyzeRangeTest(lr, loss, { smoothing: 0, chooser: 'smith' });
+    expect(smith.chosen).toEqual({ maxLr: lr[13], minLr: lr[13] / 10, rule: 'smith' });
+    const custom = analyzeRangeTest(lr, loss, { smoothing: 0, chooser: (c) => ({ maxLr: c.lr[c.minIndex] / 2, rule: 'half' }) });
+    expect(custom.chosen).toEqual({ maxLr: lr[20] / 2, minLr: lr[20] / 20, rule: 'half' });
+  });
+
+  it('falls back when min-loss/3 lies below the tested range, and names the fallback', () => {
+    // minimum at index 1 of a coarse grid: lr[1]/3 < lr[0]
+    const r = analyzeRangeTest([1, 2, 4, 8, 16], [5, 1, 3, 9, 20], { smoothing: 0 });
+    expect(r.chosen!.rule).toMatch(/^valley \(fallback: min-loss\/3 below the tested range\)$/);
+    expect(r.chosen!.maxLr).toBe(r.suggestions.valley!.lr);
+  });
+
+  it('measures slopes against log-LR for an exponential sweep and LR for a linear one', () => {
+    const grid = [1e-4, 1e-3, 1e-2, 1.1e-2, 1e-1, 1];
+    const l = [1.0, 0.8, 0.6, 0.55, 0.5, 5];
+    // per log-LR: −0.2/ln10, −0.2/ln10, −0.05/ln1.1 (steepest), ...; per LR: −0.2/0.0009 (steepest) ...
+    expect(analyzeRangeTest(grid, l, { smoothing: 0 }).suggestions.steepest!.index).toBe(2);
+    expect(analyzeRangeTest(grid, l, { smoothing: 0, sweep: 'linear' }).suggestions.steepest!.index).toBe(0);
+  });
+
+  it('puts the valley halfway into the longest decreasing run (fastai, start index fixed)', () => {
+    const l = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 5, 20];
+    const g = sweepLrs(1e-4, 1, l.length, 'exponential');
+    // run 0..9: sections = 3, index = 0 + 3 + 1 (fastai's start = −1 would give 3)
+    expect(analyzeRangeTest(g, l, { smoothing: 0 }).suggestions.valley!.index).toBe(4);
+  });
+
+  it('marks an interrupted sweep and uses only the usable points the driver names', () => {
+    const r = analyzeRangeTest(lr.slice(0, 22), loss.slice(0, 22), { smoothing: 0, stop: { reason: 'non-finite', usable: 15 } });
+    expect(r.stopReason).toBe('non-finite');
+    expect(r.stopIndex).toBe(21);
+    expect(r.suggestions.minimum!.index).toBe(14);
+    const i = analyzeRangeTest(lr.slice(0, 22), loss.slice(0, 22), { smoothing: 0, stop: { reason: 'interrupted', usable: 22 } });
+    expect(i.stopReason).toBe('interrupted');
+    expect(i.outcome).toBe('low-confidence');
+    expect(i.outcomeReason).toMatch(/interrupted/);
+  });
+
+  it('rejects inputs that are not a sweep with a UserInputError', () => {
+    expect(() => analyzeRangeTest([1, 2], [1], {})).toThrow(UserInputError);
+    expect(() => analyzeRangeTest([1, 0.5], [1, 1], {})).toThrow(/lr\[1\]/);
+    expect(() => analyzeRangeTest([0, 1], [1, 1], {})).toThrow(/lr\[0\]/);
+    expect(() => analyzeRangeTest([1, 2], [1, 1], { chooser: 'median' as 'smith' })).toThrow(/chooser/);
+    expect(() => analyzeRangeTest([1, 2], [1, 1], { divergeThreshold: 0 })).toThrow(/divergeThreshold/);
+  });
+
+  it('never throws, returns NaN or an edge point on 300 random curves (NaN, Inf, negative, flat)', () => {
+    const rng = mulberry32(42);
+    for (let t = 0; t < 300; t++) {
+      const n = Math.floor(rng.next() * 40);
+      const g = n ? sweepLrs(1e-6, 1e-6 * (2 + rng.next() * 1e6), Math.max(n, 2), 'exponential').slice(0, n) : [];
+      const kind = t % 4;
+      const l = g.map((_, i) => {
+        const r = rng.next();
+        if (kind === 0 && r < 0.05) return r < 0.025 ? NaN : Infinity;
+        if (kind === 1) return 0.7 + 1e-3 * r;
+        if (kind === 2) return -5 + Math.cos(i / 3) + r;
+        return 3 - 2 * Math.tanh(i / 8) + (i > 30 ? (i - 30) ** 3 : 0) + 0.3 * r;
+      });
+      const r = analyzeRangeTest(g, l, { sweep: t % 3 ? 'exponential' : 'linear' });
+      expect(JSON.stringify(r)).not.toMatch(/NaN|Infinity/);
+      const full = {
+        sweep: 'exponential', startLr: 1, endLr: 2, numIter: 2, smoothing: 0.9, divergeThreshold: 3, momentum: 0.9,
+        weightDecay: null, batchSize: null, lr: g.slice(0, r.smoothedLoss.length), loss: [], ...r,
+      };
+      expect(RangeTestResult.pick({ suggestions: true, chosen: true, outcome: true, stopReason: true, stopIndex: true }).safeParse(full).success).toBe(true);
+      if (r.outcome === 'insufficient-data') expect(r.chosen).toBeNull();
+      else {
+        const usable = r.smoothedLoss.length;
+        for (const s of [r.suggestions.steepest, r.suggestions.valley, r.suggestions.minimum]) {
+          if (s) expect(s.index).toBeLessThan(usable);
+        }
+        // a real descent exists, so the minimum is never the first point
+        expect(r.suggestions.minimum!.index).toBeGreaterThan(0);
+      }
+    }
+  });
+});
