@@ -52,7 +52,9 @@ export async function probeBatchSizes(ctx: StageContext, start: number, cap: num
     } catch (e) {
       const message = String((e as Error)?.message ?? e);
       if (b === start) throw new StageProblem(`batch size ${b} (the start of the search) does not run: ${message}`);
-      probes.push({ batchSize: b, fits: false, stepSeconds: null, reason: isOutOfMemory(e) ? `out of memory: ${message}` : `failed: ${message}` });
+      // Only running out of memory means "does not fit"; any other error is a bug to report.
+      if (!isOutOfMemory(e)) throw e;
+      probes.push({ batchSize: b, fits: false, stepSeconds: null, reason: `out of memory: ${message}` });
       break;
     } finally {
       trainer?.dispose();

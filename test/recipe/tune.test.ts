@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConfigError,
+  StageFailedError,
+  TuneInterruptedError,
+  exitCodeFor,
+  loadTuneConfig,
+  tune,
+  type TuneOptions,
+} from '../../src/sdk/recipe/index.js';
+import { UserInputError } from '../../src/errors.js';
+import { FakeClock, toyFactory, type ToyOptions } from './toy.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'sc-tune-'));
+
+/** Small, fast settings: every stage runs, short runs of 12 steps. */
+function base(clock: FakeClock, toy: ToyOptions = {}, over: Partial<TuneOptions> = {}): TuneOptions {
+  return {
+    trainer: toyFactory({ clock, ...toy }),
+    clock: clock.now,
+    out: tmp(),
+    lr: { numIter: 60 },
+    batchSize: { max: 256, rangeTestIters: 40, secondsPerCandidate: 0.05 },
+    momentum: { steps: 12 },
+    weightDecay: { steps: 12 },
+    final: { epochs: 3 },
+    ...over,
+  };
+}
+
+/** The report without what depends on when it ran. */
+function timeless(report: unknown): unknown {
+  return JSON.parse(JSON.stringify(report), (k, v) => (['wallSeconds', 'createdAt', 'id', 'out'].includes(k) ? undefined : v));
+}
+
+describe('tune: the stages', () => {
+  it('probes batch sizes by doubling, never reports one that did not run, and compares at equal wall-clock time', async () => {
+    const clock = new FakeClock();
+    // cost per step grows with the batch: 0.5 ms + 1 ms per 32 examples
+    const { report } = await tune(base(clock, { oomAbove: 128, stepCostMs: (b) => 0.5 + b / 32, nTrain: 1024 }, { stages: ['lr', 'batch-size'], start: { batchSize: 16 } }));
+    const stage = report.stages.find((s) => s.id === 'batch-size')!;
+    expect(stage.params.largestFit).toBe(128);
+    expect(String(stage.params.largestFitWhy)).toMatch(/256 did not fit \(out of memory.*halved back to 128, which ran/);
+    expect(stage.params.probed).toBe('16:ok 1 ms/step, 32:ok 1.5 ms/step, 64:ok 2.5 ms/step, 128:ok 4.5 ms/step, 256:no');
+    // default candidates: the largest 4 that fit; each had its own range test
+    expect(stage.decision!.candidates.map((c) => c.value)).toEqual([16, 32, 64, 128]);
+    expect(Object.keys(stage.rangeTests!).sort()).toEqual(['128', '16', '32', '64']);
+    // equal wall-clock: 0.05 s each, so steps ∝ 1 / cost per step
+    const secs = stage.series.filter((s) => s.name.startsWith('batch=')).map((s) => s.xs[s.xs.length - 1]);
+    for (const s of secs) expect(s).toBeGreaterThan(0.045), expect(s).toBeLessThanOrEqual(0.05 + 1e-9);
+    expect(stage.decision!.candidates[0].at).toBe('0.05 s (50 steps)');
+    expect(stage.decision!.candidates[3].at).toBe('0.0495 s (11 steps)');
+    expect(report.recommendations.batchSize).toBe(stage.decision!.winner);
+  });
+
+  it('bisects the weight-decay exponent between the two best and re-runs the LR test when WD changed it', async () => {
+    const clock = new FakeClock();
+    const { report } = await tune(base(clock, {}, { weightDecay: { values: [1e-2, 1e-3, 1e-4], steps: 12 } }));
+    const wd = report.stages.find((s) => s.id === 'weight-decay')!;
+    expect(wd.decision!.candidates.map((c) => c.value).slice(0, 3)).toEqual([1e-2, 1e-3, 1e-4]);
+    expect(wd.decision!.candidates).toHaveLength(4);
+    const bis = wd.decision!.candidates[3];
+    expect(bis.note).toMatch(/bisection of the exponent/);
+    expect([3e-3, 3e-4]).toContain(bis.value);
+    expect(report.recommendations.weightDecay).toBe(wd.decision!.winner);
+    const recheck = report.stages.find((s) => s.id === 'lr-recheck')!;
+    if (report.recommendations.weightDecay !== 1e-3) {
+      expect(recheck.status).toBe('complete');
+      expect(recheck.rangeTest!.weightDecay).toBe(report.recommendations.weightDecay);
+    } else {
+      expect(recheck.status).toBe('skipped');
+    }
+    const m = report.stages.find((s) => s.id === 'momentum')!;
+    expect(m.decision!.candidates.map((c) => c.value)).toEqual([0.99, 0.97, 0.95, 0.9]);
+    expect(report.recommendations.momentumMax).toBe(m.decision!.winner);
+    expect(report.recommendations.momentumMin).toBe(0.85);
+    expect(report.final!.epochs).toBe(3);
+    expect(report.final!.history).toHaveLength(3);
+    expect(report.final!.test!.n).toBe(256);
+    expect(report.diagnosis!.verdict).toMatch(/underfitting|overfitting|good-fit/);
+  });
+
+  it('runs a subset of stages from given values (one grid point, for fan-out)', async () => {
+    const clock = new FakeClock();
+    const { report } = await tune(base(clock, {}, { stages: ['weight-decay'], start: { maxLr: 0.5, batchSize: 64 }, weightDecay: { values: [1e-3], steps: 12 } }));
+    expect(report.stages.map((s) => s.id)).toEqual(['weight-decay']);
+    expect(report.stages[0].decision!.candidates).toHaveLength(1);
+    expect(report.stages[0].decision!.confidence).toBe('low');
+    expect(report.recommendations).toMatchObject({ maxLr: 0.5, minLr: 0.05, weightDecay: 1e-3, batchSize: 64 });
+  });
+});
+
+describe('tune: budget and progress', () => {
+  it('scales every stage so the whole recipe fits the budget, with progress and an ETA', async () => {
+    for (const seconds of [8, 30]) {
+      const clock = new FakeClock();
+      const events: { stage: string; fraction: number; eta: number | null; type: string }[] = [];
+      const { report } = await tune({
+        trainer: toyFactory({ clock, nTrain: 1024 }),
+        clock: clock.now,
+        out: tmp(),
+        budget: seconds,
+        onProgress: (e) => events.push({ stage: e.stage, fraction: e.fraction, eta: e.etaSeconds, type: e.type }),
+      });
+      const used = clock.ms / 1000;
+      expect(used).toBeLessThanOrEqual(seconds * 1.1);
+      expect(used).toBeGreaterThan(seconds * 0.7);
+      // the final training gets about half, the tuning stages together at most as much
+      const final = report.stages.find((s) => s.id === 'final')!.wallSeconds;
+      const tuning = report.stages.filter((s) => s.id !== 'final').reduce((a, s) => a + s.wallSeconds, 0);
+      expect(final).toBeGreaterThan(seconds * 0.4);
+      expect(tuning).toBeLessThanOrEqual(final * 1.1);
+      expect(report.recommendations.epochs).toBe(report.final!.epochs);
+      const fractions = events.map((e) => e.fraction);
+      expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] - 1e-12)).toBe(true);
+      expect(fractions[fractions.length - 1]).toBeCloseTo(1, 9);
+      expect(events.some((e) => e.stage === 'weight-decay' && e.type === 'progress' && e.eta != null && e.eta > 0)).toBe(true);
+    }
+  });
+});
+
+describe('tune: resume and interruption', () => {
+  it('an interruption after each stage, then resume, gives the same report as an uninterrupted run', async () => {
+    const uninterrupted = (await tune(base(new FakeClock()))).report;
+    expect(uninterrupted.status).toBe('complete');
+    const ids = uninterrupted.stages.map((s) => s.id);
+    for (const stop of ids.slice(0, -1)) {
+      const ac = new AbortController();
+      const first = base(new FakeClock(), {}, { signal: ac.signal, onProgress: (e) => e.type === 'stage-end' && e.stage === stop && ac.abort() });
+      const err = (await tune(first).catch((e) => e)) as TuneInterruptedError;
+      expect(err).toBeInstanceOf(TuneInterruptedError);
+      expect(exitCodeFor(err)).toBe(130);
+      expect(err.report!.status).toBe('interrupted');
+      expect(existsSync(join(err.runDir, 'stages', `${stop}.json`))).toBe(true);
+      const counters = { trainers: 0, steps: 0 };
+      const clock = new FakeClock();
+      const resumed = await tune({ trainer: toyFactory({ clock, counters }), clock: clock.now, resume: err.runDir });
+      expect(timeless(resumed.report), `interrupted after ${stop}`).toEqual(timeless(uninterrupted));
+      expect(resumed.runDir).toBe(err.runDir);
+    }
+  });
+
+  it('an abort in the middle of a stage discards that stage and keeps the finished ones', async () => {
+    const ac = new AbortController();
+    const err = (await tune(base(new FakeClock(), {}, { signal: ac.signal, onProgress: (e) => e.stage === 'momentum' && e.stageFraction > 0.3 && ac.abort() })).catch((e) => e)) as TuneInterruptedError;
+    expect(err).toBeInstanceOf(TuneInterruptedError);
+    expect(err.stageId).toBe('momentum');
+    expect(err.report!.stages.map((s) => `${s.id}:${s.status}`)).toEqual(['lr:complete', 'batch-size:complete', 'momentum:interrupted']);
+    expect(existsSync(join(err.runDir, 'stages', 'momentum.json'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(err.runDir, 'report.json'), 'utf8')).status).toBe('interrupted');
+  });
+
+  it('writes exactly SUPERCONVERGE_OUT_DIR when set', async () => {
+    const dir = join(tmp(), 'fixed');
+    process.env.SUPERCONVERGE_OUT_DIR = dir;
+    try {
+      const { runDir } = await tune(base(new FakeClock(), {}, { stages: ['lr'] }));
+      expect(runDir).toBe(dir);
+      expect(existsSync(join(dir, 'report.json'))).toBe(true);
+    } finally {
+      delete process.env.SUPERCONVERGE_OUT_DIR;
+    }
+  });
+});
+
+describe('tune: bad input and faults', () => {
+  const writeConfig = (text: string) => {
+    const f = join(tmp(), 'tune.yml');
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('rejects unknown keys, wrong types and empty grids in a config, naming every path and value', async () => {
+    const f = writeConfig(['trainer: { module: ./t.mjs }', 'momentum:', '  valuez: [0.9]', '  values: [0.9, "high"]', 'weightDecay: { values: [] }', 'seed: -1'].join('\n'));
+    const err = (await loadTuneConfig(f).catch((e) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(exitCodeFor(err)).toBe(2);
+    const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i]));
+    expect(byPath['momentum.valuez'].message).toMatch(/unknown key; allowed: values, min, steps/);
+    expect(byPath['momentum.values[1]'].value).toBe('high');
+    expect(byPath['momentum.values[1]'].message).toMatch(/expected number/);
+    expect(byPath['weightDecay.values'].message).toBe('at least one weight decay');
+    expect(byPath['seed'].value).toBe(-1);
+    expect(err.message).toMatch(/momentum\.values\[1\]: .* \(got "high"\)/);
+  });
+
+  it('rejects a batch size larger than the data set before any stage runs', async () => {
+    const counters = { trainers: 0, steps: 0 };
+    const o = base(new FakeClock(), { counters, nTrain: 300 }, { batchSize: { candidates: [64, 1000] } });
+    const err = await tune(o).catch((e) => e);
+    expect(err).toBeInstanceOf(UserInputError);
+    expect(err.message).toBe('batchSize.candidates[1]: batch size larger than the data set — got 1000; allowed: a batch size <= 300, the size of the training set');
+    expect(counters.trainers).toBe(1); // only the calibration trainer
+  });
+
+  it('a trainer that throws fails its stage with the cause, keeps finished stages, exit code 1', async () => {
+    // calibration 4 steps + lr 60 steps; the crash falls in the batch-size stage
+    const o = base(new FakeClock(), { throwOnStep: 70 });
+    const err = (await tune(o).catch((e) => e)) as StageFailedError;
+    expect(err).toBeInstanceOf(StageFailedError);
+    expect(exitCodeFor(err)).toBe(1);
+    expect(err.stageId).toBe('batch-size');
+    expect(err.message).toMatch(/stage "batch-size" failed: the trainer threw: boom: user training loop crashed/);
+    expect(existsSync(join(err.runDir, 'stages', 'lr.json'))).toBe(true);
+    const onDisk = JSON.parse(readFileSync(join(err.runDir, 'report.json'), 'utf8'));
+    expect(onDisk.status).toBe('failed');
+    expect(onDisk.stages.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual(['lr:complete', 'batch-size:failed']);
+  });
+
+  it('NaN losses end with a message naming the stage and the cause', async () => {
+    const atStart = (await tune(base(new FakeClock(), { nanLoss: true })).catch((e) => e)) as StageFailedError;
+    expect(atStart).toBeInstanceOf(StageFailedError);
+    expect(atStart.stageId).toBe('calibration');
+    expect(atStart.message).toMatch(/non-finite loss \(NaN\)/);
+    // NaN from the momentum stage on: every momentum run diverges
+    const later = (await tune(base(new FakeClock(), { nanFromStep: 4 + 60 + 1 }, { stages: ['lr', 'momentum'] })).catch((e) => e)) as StageFailedError;
+    expect(later.stageId).toBe('momentum');
+    expect(later.message).toMatch(/every momentum run diverged/);
+    expect(existsSync(join(later.runDir, 'stages', 'lr.json'))).toBe(true);
+  });
+
+  it('a stage that needs maxLr without the lr stage says which option to set', async () => {
+    const err = (await tune(base(new FakeClock(), {}, { stages: ['momentum'] })).catch((e) => e)) as StageFailedError;
+    expect(err.message).toMatch(/stage "momentum" failed: needs maxLr: run the lr stage first or set start.maxLr/);
+  });
+});
