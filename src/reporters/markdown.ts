@@ -11,7 +11,7 @@ import type { Stage, Training, TuningReport } from '../report/index.js';
 import { UserInputError } from '../errors.js';
 import { baselineTraining, finalTraining, rangePoints, rangeTestOf, stageOf, type ChartName } from './data.js';
 import { baseComparisonChart, comparisonChart, finalTrainingCharts, mermaidBlock, rangeTestChart, type MermaidChart } from './mermaid.js';
-import { clip, fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl } from './text.js';
+import { fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl } from './text.js';
 
 /** GitHub's limit on an issue/PR comment body. */
 export const COMMENT_LIMIT = 65_536;
@@ -54,7 +54,7 @@ const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 // ---------------------------------------------------------------------------------------------
 // Verdict and table
 
-const PARAMS = [
+export const PARAMS = [
   ['maxLr', 'Max LR'],
   ['minLr', 'Min LR'],
   ['momentumMax', 'Momentum max'],
@@ -70,18 +70,26 @@ function testAccuracy(t: Training | null): number | null {
   return t?.test?.accuracy ?? null;
 }
 
+/** How the verdict marks text up: Markdown by default; the console passes plain text and colours. */
+export interface VerdictStyle {
+  text: (s: unknown, max: number) => string;
+  strong: (s: string) => string;
+}
+const MD_STYLE: VerdictStyle = { text: md, strong: (s) => `**${s}**` };
+
 /** One line that says what to do, or why nothing can be recommended. */
-export function verdict(report: TuningReport, base?: TuningReport): string {
+export function verdict(report: TuningReport, base?: TuningReport, style: VerdictStyle = MD_STYLE): string {
+  const { text: t, strong: b } = style;
   const r = report.recommendations;
   const failed = report.stages.find((s) => s.status === 'failed');
   if (report.status === 'failed')
-    return `❌ **Tuning failed**${failed ? ` in ${md(failed.title, 60)}: ${md(failed.error ?? 'no error message', 160)}` : ''}.`;
+    return `❌ ${b('Tuning failed')}${failed ? ` in ${t(failed.title, 60)}: ${t(failed.error ?? 'no error message', 160)}` : ''}.`;
   if (r.maxLr == null) {
     const rt = rangeTestOf(report);
-    const why = rt ? `range test ${md(rt.outcome, 30)}${rt.outcomeReason ? `: ${md(rt.outcomeReason, 200)}` : ''}` : 'no learning-rate range test in the report';
-    return `⚠️ **No learning rate recommended**: ${why}.`;
+    const why = rt ? `range test ${t(rt.outcome, 30)}${rt.outcomeReason ? `: ${t(rt.outcomeReason, 200)}` : ''}` : 'no learning-rate range test in the report';
+    return `⚠️ ${b('No learning rate recommended')}: ${why}.`;
   }
-  const parts = [`max LR **${fmtNum(r.maxLr)}**${r.minLr != null ? ` (min ${fmtNum(r.minLr)})` : ''}`];
+  const parts = [`max LR ${b(fmtNum(r.maxLr))}${r.minLr != null ? ` (min ${fmtNum(r.minLr)})` : ''}`];
   if (r.momentumMax != null && r.momentumMin != null) parts.push(`momentum ${fmtNum(r.momentumMax)}→${fmtNum(r.momentumMin)}`);
   if (r.weightDecay != null) parts.push(`weight decay ${fmtNum(r.weightDecay)}`);
   if (r.batchSize != null) parts.push(`batch ${r.batchSize}`);
@@ -89,15 +97,15 @@ export function verdict(report: TuningReport, base?: TuningReport): string {
   const acc = testAccuracy(finalTraining(report));
   const results: string[] = [];
   if (acc != null) {
-    results.push(`test accuracy **${fmtPct(acc)}**`);
+    results.push(`test accuracy ${b(fmtPct(acc))}`);
     const baseline = testAccuracy(baselineTraining(report));
     if (baseline != null) results.push(`baseline ${fmtPct(baseline)} (${signedPoints(acc - baseline)})`);
     const prev = base ? testAccuracy(finalTraining(base)) : null;
     if (prev != null) results.push(`base branch ${fmtPct(prev)} (${signedPoints(acc - prev)})`);
   }
   const icon = report.status === 'complete' ? '✅' : '⚠️';
-  const partial = report.status === 'complete' ? '' : ` (report ${md(report.status, 20)})`;
-  return `${icon} **1cycle**${partial}: ${parts.join(', ')}${results.length ? ` — ${results.join(', ')}` : ''}.`;
+  const partial = report.status === 'complete' ? '' : ` (report ${t(report.status, 20)})`;
+  return `${icon} ${b('1cycle')}${partial}: ${parts.join(', ')}${results.length ? ` — ${results.join(', ')}` : ''}.`;
 }
 
 function signedPoints(d: number): string {
@@ -430,6 +438,3 @@ export function renderMarkdown(report: TuningReport, opts: MarkdownOptions = {})
   }
   return body;
 }
-
-/** Stable rendering for tests: the clip helper re-exported for callers that build their own text. */
-export { clip };
