@@ -50,7 +50,10 @@ describe('tune: the stages', () => {
     expect(Object.keys(stage.rangeTests!).sort()).toEqual(['128', '16', '32', '64']);
     // equal wall-clock: 0.05 s each, so steps ∝ 1 / cost per step
     const secs = stage.series.filter((s) => s.name.startsWith('batch=')).map((s) => s.xs[s.xs.length - 1]);
-    for (const s of secs) expect(s).toBeGreaterThan(0.045), expect(s).toBeLessThanOrEqual(0.05 + 1e-9);
+    for (const s of secs) {
+      expect(s).toBeGreaterThan(0.045);
+      expect(s).toBeLessThanOrEqual(0.05 + 1e-9);
+    }
     expect(stage.decision!.candidates[0].at).toBe('0.05 s (50 steps)');
     expect(stage.decision!.candidates[3].at).toBe('0.0495 s (11 steps)');
     expect(report.recommendations.batchSize).toBe(stage.decision!.winner);

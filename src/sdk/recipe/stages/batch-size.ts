@@ -9,7 +9,7 @@
  *     validation loss wins. The report holds validation loss against seconds for each.
  */
 import type { RangeTestResult, Series, Stage } from '../../../report/schema.js';
-import { type StageContext, buildTrainer, checkAbort, trainerSettings } from '../context.js';
+import { type StageContext, checkAbort, trainerSettings } from '../context.js';
 import { type Measured, decideByValLoss, fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
 import { shortRun } from '../short-run.js';
