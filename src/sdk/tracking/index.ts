@@ -1,0 +1,99 @@
+/**
+ * Tracking: where runs, params, metrics and artifacts go (DESIGN.md, the Tracker seam).
+ * `createTracker` picks MLflow when the tracking URI is http(s), else the local run folder.
+ */
+import { isHttpTrackingUri, resolveMlflowConfig } from './config.js';
+import { readEvents } from './events.js';
+import { LocalTracker } from './local.js';
+import { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
+import { Replayer } from './replay.js';
+import { type ClientOptions, MlflowClient } from './rest-client.js';
+import type { Tracker } from './types.js';
+
+export * from './types.js';
+export * from './batch.js';
+export * from './config.js';
+export * from './events.js';
+export * from './rest-client.js';
+export { LocalTracker } from './local.js';
+export { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
+export { Replayer, SYNC_STATE_FILE, RUN_KEY_TAG } from './replay.js';
+export { systemTags, readGitInfo, type GitInfo, type SystemTagOptions } from './system-tags.js';
+export { logTuningReport, logRangeTest, reportNote, type LogReportOptions } from './report.js';
+
+export interface CreateTrackerOptions {
+  /** The run folder (report.json goes beside events.jsonl). */
+  runDir: string;
+  /** Tracking URI; defaults to MLFLOW_TRACKING_URI. Anything not http(s) means the local folder. */
+  tracking?: string;
+  experimentName?: string;
+  env?: NodeJS.ProcessEnv;
+  mlflow?: MlflowTrackerOptions;
+}
+
+export function createTracker(o: CreateTrackerOptions): Tracker {
+  const env = o.env ?? process.env;
+  const uri = o.tracking ?? env.MLFLOW_TRACKING_URI;
+  if (isHttpTrackingUri(uri)) {
+    const config = resolveMlflowConfig({ tracking: uri, experimentName: o.experimentName, env });
+    return new MlflowTracker(o.runDir, config, o.mlflow);
+  }
+  return new LocalTracker(o.runDir);
+}
+
+export interface SyncOptions {
+  /** Tracking URI (default MLFLOW_TRACKING_URI). */
+  trackingUri?: string;
+  tracking?: string;
+  experimentName?: string;
+  env?: NodeJS.ProcessEnv;
+  client?: ClientOptions;
+  signal?: AbortSignal;
+}
+
+export interface SyncSummary {
+  runDir: string;
+  trackingUri: string;
+  experimentId: string | undefined;
+  /** Events in the folder. */
+  events: number;
+  /** Events already on the server before this sync (skipped). */
+  alreadySynced: number;
+  /** Events sent now. */
+  sent: number;
+  /** Events the server refused for good, with its reason. */
+  rejected: Array<{ seq: number; error: string }>;
+  /** Local run handle → MLflow run id. */
+  runs: Record<string, string>;
+  runUrl?: string;
+}
+
+/**
+ * Replays a run folder (made offline, or whose server was down) to an MLflow server. Idempotent:
+ * running it twice sends nothing the second time, and points the server already has (from a live
+ * session cut short) are read back and not sent again.
+ */
+export async function syncRunDir(runDir: string, options: SyncOptions = {}): Promise<SyncSummary> {
+  const config = resolveMlflowConfig({ tracking: options.trackingUri ?? options.tracking, experimentName: options.experimentName, env: options.env });
+  const events = readEvents(runDir);
+  const client = new MlflowClient(config, options.client);
+  const replayer = new Replayer(client, runDir, config.experimentName);
+  const rejectedBefore = replayer.state.rejected.length;
+  const alreadySynced = events.filter((e) => replayer.isAcked(e.seq)).length;
+  replayer.rememberStarts(events);
+  const { sent } = await replayer.send(events, { searchBeforeCreate: true, signal: options.signal });
+  const runs: Record<string, string> = {};
+  for (const [h, r] of Object.entries(replayer.state.runs)) runs[h] = r.runId;
+  const root = Object.entries(replayer.state.runs).find(([, r]) => !r.parent);
+  return {
+    runDir,
+    trackingUri: config.trackingUri,
+    experimentId: replayer.state.experimentId,
+    events: events.length,
+    alreadySynced,
+    sent,
+    rejected: replayer.state.rejected.slice(rejectedBefore),
+    runs,
+    runUrl: root && replayer.state.experimentId ? `${config.trackingUri}/#/experiments/${replayer.state.experimentId}/runs/${root[1].runId}` : undefined,
+  };
+}

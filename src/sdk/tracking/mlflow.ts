@@ -1,0 +1,183 @@
+/**
+ * MlflowTracker: logs to an MLflow tracking server without ever holding up training.
+ * Every call is written to the local run folder first (the spool), then queued; a background sender
+ * ships the queue in `runs/log-batch` requests of up to 1000 metrics. When the server is slow or
+ * down, the queue waits (bounded in memory: beyond it, events stay only in the spool and are
+ * re-read when the server is back). `close()` flushes within a bounded wait; what is left is in
+ * events.jsonl beyond the cursor, for the next tracker in this folder or `superconverge sync`.
+ */
+import { type MlflowConfig } from './config.js';
+import { type TrackingEvent, readEvents } from './events.js';
+import { LocalTracker } from './local.js';
+import { Replayer } from './replay.js';
+import { type ClientOptions, MlflowClient } from './rest-client.js';
+import type { TrackerLinks } from './types.js';
+
+export interface MlflowTrackerOptions {
+  /** Longest time a point waits in the queue before a (possibly partial) batch is sent. */
+  flushIntervalMs?: number;
+  /** Metric values per request: a full batch is sent at once (MLflow's limit is 1000). */
+  batchMetrics?: number;
+  /** Wait bound of `close()` (default 10 s). */
+  closeTimeoutMs?: number;
+  /** Events kept in memory; beyond, they stay in the spool file until the server catches up. */
+  maxQueue?: number;
+  /** Longest pause between attempts while the server is unreachable. */
+  maxOfflineBackoffMs?: number;
+  client?: ClientOptions;
+  /** Use this client (tests, benchmark) instead of building one from `config`. */
+  mlflowClient?: MlflowClient;
+  /** Reports a lost connection / recovery once per change (never with secrets). */
+  onStatus?: (message: string) => void;
+}
+
+export class MlflowTracker extends LocalTracker {
+  override readonly kind = 'mlflow';
+  readonly client: MlflowClient;
+  readonly replayer: Replayer;
+  private queue: TrackingEvent[] = [];
+  private queuedMetrics = 0;
+  /** Events dropped from memory (still in the spool): re-read when the queue drains. */
+  private spilled = false;
+  private pumping: Promise<void> | undefined;
+  private nextAttemptAt = 0;
+  private failures = 0;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly abort = new AbortController();
+  lastError: string | undefined;
+  private readonly opts: Required<Pick<MlflowTrackerOptions, 'flushIntervalMs' | 'batchMetrics' | 'closeTimeoutMs' | 'maxQueue' | 'maxOfflineBackoffMs'>> &
+    MlflowTrackerOptions;
+
+  constructor(runDir: string, config: MlflowConfig, options: MlflowTrackerOptions = {}) {
+    super(runDir);
+    this.opts = { flushIntervalMs: 10_000, batchMetrics: 1000, closeTimeoutMs: 10_000, maxQueue: 200_000, maxOfflineBackoffMs: 15_000, ...options };
+    this.client = options.mlflowClient ?? new MlflowClient(config, options.client);
+    this.replayer = new Replayer(this.client, runDir, config.experimentName);
+    // Events of an earlier process in this folder that never reached this server go first.
+    const earlier = this.log.existing;
+    this.replayer.rememberStarts(earlier);
+    for (const e of earlier) if (!this.replayer.isAcked(e.seq)) this.enqueue(e);
+    this.onEvent = (e) => {
+      if (this.queue.length >= this.opts.maxQueue) this.spilled = true;
+      else if (!this.spilled) this.enqueue(e);
+      if (e.type === 'start') this.replayer.rememberStarts([e]);
+      if (this.queuedMetrics >= this.opts.batchMetrics) this.kick(false);
+    };
+    this.timer = setInterval(() => {
+      const oldest = this.queue[0];
+      if (oldest && Date.now() - oldest.t >= this.opts.flushIntervalMs) this.kick(true);
+    }, Math.min(1000, this.opts.flushIntervalMs));
+    this.timer.unref();
+  }
+
+  private enqueue(e: TrackingEvent): void {
+    this.queue.push(e);
+    if (e.type === 'metrics') this.queuedMetrics += Object.keys(e.metrics).length;
+  }
+
+  /** Starts one background send unless one is running or the server is in back-off. */
+  private kick(all: boolean, ignoreBackoff = false): Promise<void> {
+    if (this.pumping) return this.pumping;
+    if (!ignoreBackoff && Date.now() < this.nextAttemptAt) return Promise.resolve();
+    this.pumping = this.pumpOnce(all).finally(() => {
+      this.pumping = undefined;
+      if (!this.closed && this.queuedMetrics >= this.opts.batchMetrics && Date.now() >= this.nextAttemptAt) void this.kick(false);
+    });
+    return this.pumping;
+  }
+
+  private async pumpOnce(all: boolean): Promise<void> {
+    // A prefix of whole events holding at most one request's worth of metrics, so a steady stream
+    // costs one request per `batchMetrics` points rather than an extra request for a remainder.
+    let take = this.queue.length;
+    if (!all) {
+      let n = 0;
+      take = 0;
+      for (const e of this.queue) {
+        const k = e.type === 'metrics' ? Object.keys(e.metrics).length : 0;
+        if (take > 0 && n + k > this.opts.batchMetrics) break;
+        n += k;
+        take++;
+      }
+    }
+    const batch = this.queue.slice(0, take);
+    try {
+      await this.replayer.send(batch, { searchBeforeCreate: false, signal: this.abort.signal });
+      if (this.failures > 0) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+      this.lastError = undefined;
+    } catch (err) {
+      this.failures++;
+      this.lastError = this.client.redact(err instanceof Error ? err.message : String(err));
+      if (this.failures === 1) this.opts.onStatus?.(`MLflow: ${this.lastError}; points are kept in the run folder and sent when the server answers`);
+      this.nextAttemptAt = Date.now() + Math.min(this.opts.maxOfflineBackoffMs, 500 * 2 ** (this.failures - 1));
+    } finally {
+      this.dropAcked();
+    }
+  }
+
+  private dropAcked(): void {
+    this.queue = this.queue.filter((e) => !this.replayer.isAcked(e.seq));
+    this.queuedMetrics = this.queue.reduce((n, e) => n + (e.type === 'metrics' ? Object.keys(e.metrics).length : 0), 0);
+    if (this.spilled && this.queue.length === 0) {
+      // Caught up: take the rest from the spool.
+      this.log.flushSync();
+      this.spilled = false;
+      for (const e of readEvents(this.runDir)) if (!this.replayer.isAcked(e.seq)) this.enqueue(e);
+    }
+  }
+
+  /** Sends everything queued, waiting at most `timeoutMs` (default 10 s). */
+  override async flush(timeoutMs = this.opts.closeTimeoutMs): Promise<void> {
+    this.log.flushSync();
+    const deadline = Date.now() + timeoutMs;
+    while ((this.queue.length > 0 || this.spilled || this.pumping) && Date.now() < deadline) {
+      const round = this.pumping ?? this.kick(true, true);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([round, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
+      if (this.failures > 0 && this.queue.length > 0) {
+        // Server unreachable: wait for the back-off rather than spinning, within the deadline.
+        const pause = Math.min(this.nextAttemptAt, deadline) - Date.now();
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /** Flushes within `closeTimeoutMs`, then stops; unsent events stay in the spool for `sync`. */
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush(this.opts.closeTimeoutMs);
+    this.closed = true;
+    clearInterval(this.timer);
+    this.abort.abort(new Error('tracker closed'));
+    if (this.pumping) await this.pumping.catch(() => undefined);
+    this.log.flushSync();
+    this.replayer.save();
+  }
+
+  /** Events not yet on the server (0 after a successful flush). */
+  get pendingCount(): number {
+    return readEvents(this.runDir).filter((e) => !this.replayer.isAcked(e.seq)).length;
+  }
+
+  override links(): TrackerLinks | undefined {
+    const s = this.replayer.state;
+    if (!s.experimentId) return undefined;
+    const entries = Object.entries(s.runs);
+    const root = entries.find(([, r]) => !r.parent);
+    if (!root) return undefined;
+    const [rootHandle, rootRun] = root;
+    const stageRuns: Record<string, string> = {};
+    for (const [, r] of entries) if (r.parent === rootHandle) stageRuns[r.stageId ?? r.name] = r.runId;
+    return {
+      trackingUri: this.client.config.trackingUri,
+      experimentId: s.experimentId,
+      runId: rootRun.runId,
+      runUrl: `${this.client.config.trackingUri}/#/experiments/${s.experimentId}/runs/${rootRun.runId}`,
+      stageRuns,
+    };
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Replays a run folder's events to MLflow exactly once. Used live (the MLflow tracker's background
+ * sender) and offline (`syncRunDir`). Idempotence rests on three things:
+ * - a cursor in the run folder (`mlflow-sync.json`): the event seqs already on the server and the
+ *   server run id of each local run handle;
+ * - runs tagged `superconverge.runKey`: a run created before the cursor was saved is found again
+ *   by search instead of created twice;
+ * - read-back: metrics of a run whose earlier send failed or was cut off are compared with
+ *   `metrics/get-history` and only the missing points are sent (a lost response after a committed
+ *   write must not double a point).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type WireMetric, type WireKeyValue } from './batch.js';
+import { EVENTS_FILE, type TrackingEvent } from './events.js';
+import { MlflowClient, MlflowError } from './rest-client.js';
+
+export const SYNC_STATE_FILE = 'mlflow-sync.json';
+export const RUN_KEY_TAG = 'superconverge.runKey';
+
+/** MLflow 2.x limits (3.x allows more): values are cut rather than refused. */
+const MAX_PARAM_VALUE = 500;
+const MAX_TAG_VALUE = 5000;
+
+interface ServerState {
+  trackingUri: string;
+  experimentName: string;
+  experimentId?: string;
+  runs: Record<string, { runId: string; artifactUri: string; name: string; parent?: string; stageId?: string }>;
+  /** Every seq <= ackedThrough is on the server. */
+  ackedThrough: number;
+  /** Seqs above ackedThrough already on the server. */
+  acked: number[];
+  /** Events the server refused for good (4xx): skipped, kept here so a sync reports them. */
+  rejected: Array<{ seq: number; error: string }>;
+}
+
+interface StateFile {
+  version: 1;
+  servers: Record<string, ServerState>;
+}
+
+export interface ReplayOptions {
+  /** Look for an existing run (by run key) before creating one. */
+  searchBeforeCreate: boolean;
+  signal?: AbortSignal;
+}
+
+export function folderKey(runDir: string): string {
+  const file = join(runDir, EVENTS_FILE);
+  const first = existsSync(file) ? readFileSync(file, 'utf8').split('\n', 1)[0] : runDir;
+  return createHash('sha1').update(first).digest('hex').slice(0, 12);
+}
+
+export class Replayer {
+  readonly state: ServerState;
+  private readonly stateKey: string;
+  private readonly ackedSet: Set<number>;
+  /** Runs whose metrics must be read back before sending (earlier send failed or unknown). */
+  private readonly uncertain = new Set<string>();
+  private folderId: string | undefined;
+  /** Start events seen so far (a run's start may have been sent in an earlier call). */
+  private readonly starts = new Map<string, Extract<TrackingEvent, { type: 'start' }>>();
+
+  constructor(
+    readonly client: MlflowClient,
+    readonly runDir: string,
+    readonly experimentName: string,
+  ) {
+    this.stateKey = `${client.config.trackingUri}#${experimentName}`;
+    const file = this.readFile();
+    this.state = file.servers[this.stateKey] ?? {
+      trackingUri: client.config.trackingUri,
+      experimentName,
+      runs: {},
+      ackedThrough: 0,
+      acked: [],
+      rejected: [],
+    };
+    this.ackedSet = new Set(this.state.acked);
+    // Runs created by an earlier process: what reached the server is unknown until read back.
+    for (const handle of Object.keys(this.state.runs)) this.uncertain.add(handle);
+  }
+
+  private readFile(): StateFile {
+    const p = join(this.runDir, SYNC_STATE_FILE);
+    if (!existsSync(p)) return { version: 1, servers: {} };
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as StateFile;
+    } catch {
+      return { version: 1, servers: {} };
+    }
+  }
+
+  save(): void {
+    const file = this.readFile();
+    this.state.acked = [...this.ackedSet].sort((a, b) => a - b);
+    file.servers[this.stateKey] = this.state;
+    const p = join(this.runDir, SYNC_STATE_FILE);
+    // Write-then-rename: a crash never leaves a torn cursor.
+    writeFileSync(`${p}.tmp`, JSON.stringify(file, null, 1));
+    renameSync(`${p}.tmp`, p);
+  }
+
+  isAcked(seq: number): boolean {
+    return seq <= this.state.ackedThrough || this.ackedSet.has(seq);
+  }
+
+  private ack(seqs: Iterable<number>): void {
+    for (const s of seqs) if (s > this.state.ackedThrough) this.ackedSet.add(s);
+    while (this.ackedSet.has(this.state.ackedThrough + 1)) {
+      this.ackedSet.delete(this.state.ackedThrough + 1);
+      this.state.ackedThrough++;
+    }
+  }
+
+  /** Marks the events before the first of `events` as known (live mode starts after them). */
+  rememberStarts(events: TrackingEvent[]): void {
+    for (const e of events) if (e.type === 'start') this.starts.set(e.run, e);
+  }
+
+  async experimentId(signal?: AbortSignal): Promise<string> {
+    if (!this.state.experimentId) {
+      this.state.experimentId = await this.client.getOrCreateExperiment(this.experimentName, signal);
+      this.save();
+    }
+    return this.state.experimentId;
+  }
+
+  /**
+   * Sends the events not yet acknowledged, in order. Throws on the first retryable failure
+   * (what succeeded before it stays acknowledged); events the server refuses for good are
+   * recorded in `state.rejected` and skipped so they cannot block the rest.
+   */
+  async send(events: readonly TrackingEvent[], opts: ReplayOptions): Promise<{ sent: number }> {
+    const todo = events.filter((e) => !this.isAcked(e.seq));
+    this.rememberStarts(todo);
+    if (todo.length === 0) return { sent: 0 };
+    const signal = opts.signal;
+    await this.experimentId(signal);
+    const pending = new Map<string, { seqs: number[]; metrics: WireMetric[]; params: Map<string, string>; tags: Map<string, string> }>();
+    let sent = 0;
+    const guard = async (seqs: number[], fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+        sent += seqs.length;
+        this.ack(seqs);
+      } catch (err) {
+        if (err instanceof MlflowError && !err.retryable && err.errorCode !== 'ABORTED') {
+          for (const seq of seqs) this.state.rejected.push({ seq, error: err.message });
+          this.ack(seqs);
+          return;
+        }
+        throw err;
+      } finally {
+        this.save();
+      }
+    };
+    const flushRun = async (run: string): Promise<void> => {
+      const p = pending.get(run);
+      if (!p) return;
+      pending.delete(run);
+      const { runId } = await this.ensureRun(run, opts);
+      await guard(p.seqs, async () => {
+        let metrics = p.metrics;
+        if (this.uncertain.has(run)) metrics = await this.missingOnServer(runId, metrics, signal);
+        this.uncertain.add(run);
+        await this.client.logBatch(
+          runId,
+          {
+            metrics,
+            params: [...p.params].map(([key, value]) => ({ key, value })),
+            tags: [...p.tags].map(([key, value]) => ({ key, value })),
+          },
+          signal,
+        );
+        this.uncertain.delete(run);
+      });
+    };
+    for (const e of todo) {
+      if (e.type === 'start') {
+        await this.ensureRun(e.run, opts);
+        const p = this.pendingOf(pending, e.run);
+        p.seqs.push(e.seq);
+        for (const [k, v] of Object.entries(e.params)) p.params.set(k, String(v).slice(0, MAX_PARAM_VALUE));
+      } else if (e.type === 'params' || e.type === 'tags' || e.type === 'metrics') {
+        const p = this.pendingOf(pending, e.run);
+        p.seqs.push(e.seq);
+        if (e.type === 'params') for (const [k, v] of Object.entries(e.params)) p.params.set(k, String(v).slice(0, MAX_PARAM_VALUE));
+        else if (e.type === 'tags') for (const [k, v] of Object.entries(e.tags)) p.tags.set(k, String(v).slice(0, MAX_TAG_VALUE));
+        else for (const [key, value] of Object.entries(e.metrics)) p.metrics.push({ key, value, timestamp: e.t, step: e.step });
+      } else if (e.type === 'artifact') {
+        await flushRun(e.run);
+        const info = await this.ensureRun(e.run, opts);
+        await guard([e.seq], () => this.client.uploadArtifact({ artifact_uri: info.artifactUri }, join(this.runDir, e.file), e.artifactPath, signal));
+      } else if (e.type === 'end') {
+        await flushRun(e.run);
+        const info = await this.ensureRun(e.run, opts);
+        await guard([e.seq], () => this.client.updateRun(info.runId, e.status, e.t, signal));
+      }
+    }
+    for (const run of [...pending.keys()]) await flushRun(run);
+    return { sent };
+  }
+
+  private pendingOf(pending: Map<string, { seqs: number[]; metrics: WireMetric[]; params: Map<string, string>; tags: Map<string, string> }>, run: string) {
+    let p = pending.get(run);
+    if (!p) pending.set(run, (p = { seqs: [], metrics: [], params: new Map(), tags: new Map() }));
+    return p;
+  }
+
+  /** The points of `metrics` the server does not have yet (and no duplicates within the batch). */
+  private async missingOnServer(runId: string, metrics: WireMetric[], signal?: AbortSignal): Promise<WireMetric[]> {
+    const id = (m: WireMetric): string => `${m.key}\u0000${m.step}\u0000${m.timestamp}\u0000${String(m.value)}`;
+    const have = new Set<string>();
+    for (const key of new Set(metrics.map((m) => m.key))) {
+      for (const m of await this.client.getMetricHistory(runId, key, signal)) have.add(id(normalizeWire(m)));
+    }
+    const out: WireMetric[] = [];
+    for (const m of metrics) {
+      const k = id(normalizeWire(m));
+      if (have.has(k)) continue;
+      have.add(k);
+      out.push(m);
+    }
+    return out;
+  }
+
+  private async ensureRun(handle: string, opts: ReplayOptions): Promise<{ runId: string; artifactUri: string }> {
+    const known = this.state.runs[handle];
+    if (known) return known;
+    const start = this.starts.get(handle);
+    if (!start) throw new Error(`run ${handle}: its start event is missing from ${EVENTS_FILE}`);
+    const experimentId = await this.experimentId(opts.signal);
+    this.folderId ??= folderKey(this.runDir);
+    const runKey = `${this.folderId}/${handle}`;
+    let parentId: string | undefined;
+    if (start.parent) parentId = (await this.ensureRun(start.parent, opts)).runId;
+    let info: { runId: string; artifactUri: string } | undefined;
+    if (opts.searchBeforeCreate) {
+      const found = await this.client.searchRuns([experimentId], `tags.\`${RUN_KEY_TAG}\` = '${runKey}'`, opts.signal);
+      if (found[0]) {
+        info = { runId: found[0].info.run_id, artifactUri: found[0].info.artifact_uri };
+        this.uncertain.add(handle);
+      }
+    }
+    if (!info) {
+      const tags: Record<string, string> = {};
+      for (const [k, v] of Object.entries(start.tags)) tags[k] = String(v).slice(0, MAX_TAG_VALUE);
+      tags['mlflow.runName'] ??= start.name;
+      tags[RUN_KEY_TAG] = runKey;
+      if (parentId) tags['mlflow.parentRunId'] = parentId;
+      const created = await this.client.createRun({ experimentId, runName: start.name, startTime: start.t, tags }, opts.signal);
+      info = { runId: created.run_id, artifactUri: created.artifact_uri };
+    }
+    this.state.runs[handle] = { ...info, name: start.name, parent: start.parent, stageId: start.tags['superconverge.stageId'] };
+    this.save();
+    return info;
+  }
+}
+
+function normalizeWire(m: WireMetric | { key: string; value: unknown; timestamp: number | string; step?: number | string }): WireMetric {
+  let v = m.value as number | string;
+  // Servers return ±Infinity as ±1.7976931348623157e308 (float max) and NaN as "NaN".
+  if (v === 1.7976931348623157e308) v = 'Infinity';
+  if (v === -1.7976931348623157e308) v = '-Infinity';
+  return { key: m.key, value: v as WireMetric['value'], timestamp: Number(m.timestamp), step: Number(m.step ?? 0) };
+}
+
+export type { WireKeyValue };
