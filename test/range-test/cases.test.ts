@@ -15,7 +15,7 @@ interface CurveCase {
   linear?: boolean;
   expect: string;
 }
-const casesPath = fileURLToPath(new URL('../../../shared/cases/range-test-curves.json', import.meta.url));
+const casesPath = fileURLToPath(new URL('../fixtures/shared/range-test-curves.json', import.meta.url));
 const file = JSON.parse(readFileSync(casesPath, 'utf8')) as { cases: CurveCase[] };
 const num = (v: number | string) => Number(v); // 'NaN' / 'Infinity' are numbers
 

@@ -19,7 +19,7 @@ interface RefCase {
   lr: number[];
   momentum: number[];
 }
-const refPath = fileURLToPath(new URL('../../../shared/reference/schedules.json', import.meta.url));
+const refPath = fileURLToPath(new URL('../fixtures/shared/schedules.json', import.meta.url));
 const reference = JSON.parse(readFileSync(refPath, 'utf8')) as { cases: RefCase[] };
 
 const silent = () => {};
