@@ -9,9 +9,6 @@ import { throttling } from '@octokit/plugin-throttling';
 
 export type GitHubClient = ReturnType<typeof getOctokit>;
 
-/** GitHub rejects issue comments over 65,536 characters (DESIGN.md, GitHub facts). */
-export const COMMENT_LIMIT = 65_536;
-
 export interface ClientOptions {
   /** Base of retry back-off in ms (plugin default 1000). Env SUPERCONVERGE_RETRY_BASE_MS lowers it in tests. */
   retryBaseMs?: number;

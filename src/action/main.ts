@@ -4,7 +4,7 @@
  * `core.setFailed`; the work is done by the small modules beside this one.
  */
 import * as core from '@actions/core';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserInputError } from '../errors.js';
@@ -128,6 +128,9 @@ async function produceByAggregate(inputs: ActionInputs, cwd: string): Promise<Pr
   const runFolder = await newOutDir();
   const reportPath = join(runFolder, 'report.json');
   await writeReport(reportPath, merged);
+  // The merged folder is uploaded as the artifact: give it the readable Markdown too (charts and
+  // the HTML page need the CLI: `superconverge report report.json`).
+  await writeFile(join(runFolder, 'report.md'), renderSummary(merged, null, inputs.reportKey, {}));
   return { report: merged, reportPath, runFolder, deferredFailure: null };
 }
 

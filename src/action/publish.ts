@@ -4,37 +4,38 @@
  */
 import * as core from '@actions/core';
 import type { TuningReport } from '../report/index.js';
-import { commentMarker, renderMarkdown } from '../reporters/markdown.js';
+// Only the Markdown reporter: it is pure. PNG (resvg's native binary) and the HTML page (reads
+// vega's files from node_modules at run time) cannot live in a single-file bundle; the CLI writes
+// them into the run folder, which the action uploads as they are.
+import { COMMENT_LIMIT, SUMMARY_LIMIT, commentMarker, renderMarkdown } from '../reporters/markdown.js';
 import type { RunContext } from './context.js';
-import { COMMENT_LIMIT, isPermissionError, makeClient, upsertComment } from './github.js';
+import { isPermissionError, makeClient, upsertComment } from './github.js';
 import type { CommentMode } from './inputs.js';
 
-/** GitHub's job summary limit is 1 MiB per step; characters can be up to 4 bytes in UTF-8. */
-export const SUMMARY_LIMIT = 1024 * 1024;
+/** Room left in the job summary for the action's own notes (comment skipped, ...). */
+const SUMMARY_NOTES = 8_000;
 
 export interface Links {
   artifactUrl?: string;
   mlflowRunUrl?: string;
 }
 
-/** Keeps the body under `limit` UTF-16 units even if a renderer overshoots, and keeps the marker. */
-function withMarker(body: string, marker: string, limit: number): string {
-  let out = body.includes(marker) ? body : `${marker}\n${body}`;
-  if (out.length > limit) {
-    const note = '\n\n_(trimmed to fit GitHub\'s size limit)_\n';
-    out = out.slice(0, limit - note.length - marker.length - 1) + note + marker;
-  }
-  return out;
+/**
+ * The reporter trims to the limit and writes the marker (its rules: detail first, never the
+ * verdict or the table); this guard only makes sure the marker the action searches for is there.
+ */
+function withMarker(body: string, marker: string): string {
+  return body.includes(marker) ? body : `${marker}\n${body}`;
 }
 
 export function renderComment(report: TuningReport, base: TuningReport | null, key: string, links: Links): string {
-  const md = renderMarkdown(report, { base: base ?? undefined, flavor: 'comment', key, links, maxLength: COMMENT_LIMIT });
-  return withMarker(md, commentMarker(key), COMMENT_LIMIT);
+  const marker = commentMarker(key);
+  const md = renderMarkdown(report, { base: base ?? undefined, flavor: 'comment', key, links, maxLength: COMMENT_LIMIT - marker.length - 1 });
+  return withMarker(md, marker);
 }
 
 export function renderSummary(report: TuningReport, base: TuningReport | null, key: string, links: Links): string {
-  const md = renderMarkdown(report, { base: base ?? undefined, flavor: 'summary', key, links, maxLength: SUMMARY_LIMIT / 4 });
-  return md.length > SUMMARY_LIMIT / 4 ? md.slice(0, SUMMARY_LIMIT / 4) : md;
+  return renderMarkdown(report, { base: base ?? undefined, flavor: 'summary', key, links, maxLength: SUMMARY_LIMIT - SUMMARY_NOTES });
 }
 
 export interface CommentOutcome {
