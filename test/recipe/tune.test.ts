@@ -96,6 +96,29 @@ describe('tune: the stages', () => {
   });
 });
 
+describe('tune: the baseline', () => {
+  it('trains the configured baseline for the final epochs at a constant LR, outside the budget, and reports it beside the final run', async () => {
+    const clock = new FakeClock();
+    const { report } = await tune(base(clock, {}, { stages: ['lr', 'final', 'baseline'], baseline: { optimizer: 'sgd', lr: 0.01, momentum: 0.5 } }));
+    expect(report.stages.map((s) => s.id)).toEqual(['lr', 'final', 'baseline']);
+    const b = report.baseline!;
+    expect(b.name).toBe('baseline');
+    expect(b.epochs).toBe(report.final!.epochs);
+    expect(b.history).toHaveLength(3);
+    expect(b.history.every((h) => h.lr === 0.01 && h.momentum === 0.5)).toBe(true);
+    expect(b.hyperParameters).toEqual({ lr: 0.01, momentum: 0.5, weightDecay: 0 });
+    expect(b.test?.n).toBeGreaterThan(0);
+    // a small constant LR trains less far than 1cycle at the range test's maxLr in the same epochs
+    expect(b.history[2].valLoss!).toBeGreaterThan(report.final!.history[2].valLoss!);
+  });
+
+  it('runs no baseline when the settings have no baseline section', async () => {
+    const { report } = await tune(base(new FakeClock(), {}, { stages: ['lr', 'final', 'baseline'] }));
+    expect(report.stages.map((s) => s.id)).toEqual(['lr', 'final']);
+    expect(report.baseline).toBeNull();
+  });
+});
+
 describe('tune: budget and progress', () => {
   it('scales every stage so the whole recipe fits the budget, with progress and an ETA', async () => {
     for (const seconds of [8, 30]) {

@@ -28,7 +28,7 @@ export function parseBudget(budget: string | number): number {
   return total;
 }
 
-export type PlannedStage = 'lr' | 'batch-size' | 'momentum' | 'weight-decay' | 'lr-recheck' | 'final';
+export type PlannedStage = 'lr' | 'batch-size' | 'momentum' | 'weight-decay' | 'lr-recheck' | 'final' | 'baseline';
 
 /** Share of the budget of each stage (normalised over the stages that run). */
 export const BUDGET_SHARES: Record<PlannedStage, number> = {
@@ -38,13 +38,16 @@ export const BUDGET_SHARES: Record<PlannedStage, number> = {
   'weight-decay': 0.12,
   'lr-recheck': 0.04,
   final: 0.5,
+  // Outside the budget (it is a comparison, not tuning); weighted like the final run for progress.
+  baseline: 0.5,
 };
 
 /** Seconds for each stage that runs, summing to `budgetSeconds`. */
 export function splitBudget(budgetSeconds: number, stages: readonly PlannedStage[]): Record<string, number> {
-  const total = stages.reduce((s, id) => s + BUDGET_SHARES[id], 0);
+  const planned = stages.filter((id) => id !== 'baseline');
+  const total = planned.reduce((s, id) => s + BUDGET_SHARES[id], 0);
   const out: Record<string, number> = {};
-  for (const id of stages) out[id] = (budgetSeconds * BUDGET_SHARES[id]) / total;
+  for (const id of planned) out[id] = (budgetSeconds * BUDGET_SHARES[id]) / total;
   return out;
 }
 

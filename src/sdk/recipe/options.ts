@@ -8,7 +8,7 @@ import type { Tracker } from '../tracking/types.js';
 import type { TrainerFactory } from '../trainers/types.js';
 
 /** The stages in the paper's order (§5): LR, batch size, momentum, weight decay, then 1cycle. */
-export const STAGE_IDS = ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final'] as const;
+export const STAGE_IDS = ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'] as const;
 export type StageId = (typeof STAGE_IDS)[number];
 
 const positive = z.number().positive();
@@ -68,6 +68,20 @@ export const WeightDecayStageSchema = z.strictObject({
   steps: z.number().int().min(4).optional(),
 });
 
+/**
+ * A baseline to compare the final training with: the usual default (Adam at a constant LR of 1e-3)
+ * for the same epochs and batch size, no weight decay. Runs only when this section is given.
+ */
+export const BaselineStageSchema = z.strictObject({
+  optimizer: z.enum(['sgd', 'adam']).default('adam'),
+  /** Constant learning rate. Default 1e-3 (Adam's usual default). */
+  lr: positive.default(1e-3),
+  /** Momentum for SGD, β1 for Adam. Default 0.9. */
+  momentum: momentumValue.default(0.9),
+  /** Default: the final training's epochs. */
+  epochs: z.number().int().positive().optional(),
+});
+
 export const FinalStageSchema = z.strictObject({
   /** Epochs of the final 1cycle run; default from the budget, else 5. */
   epochs: z.number().int().positive().optional(),
@@ -101,6 +115,8 @@ export const TuneSettingsSchema = z.strictObject({
   momentum: MomentumStageSchema.default({ values: [0.99, 0.97, 0.95, 0.9], min: 0.85 }),
   weightDecay: WeightDecayStageSchema.default({ hint: 'simple', bisect: true }),
   final: FinalStageSchema.default({ annihilationPct: 0.1 }),
+  /** Optional baseline training (not part of the budget); see BaselineStageSchema. */
+  baseline: BaselineStageSchema.optional(),
   /** Parent folder of the run folder `<out>/<timestamp>/` (SUPERCONVERGE_OUT_DIR overrides). */
   out: z.string().min(1).default('superconverge-out'),
 });
@@ -136,8 +152,11 @@ export interface TuneOptions extends TuneSettingsInput {
   /** Stops cleanly between steps: finished stages are kept; tune rejects with TuneInterruptedError. */
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
-  /** Where runs, params, metrics and decisions go (one parent run, one child per stage). */
-  tracker?: Tracker;
+  /**
+   * Where runs, params, metrics and decisions go. A function is called with the run folder once it
+   * is known (e.g. `(dir) => createTracker({ runDir: dir })`), and tune closes that tracker at the end.
+   */
+  tracker?: Tracker | ((runDir: string) => Tracker);
   /** Milliseconds clock for step timings and budgets; default performance.now. */
   clock?: () => number;
   /** The config as the user wrote it, stored in the report next to the resolved settings. */

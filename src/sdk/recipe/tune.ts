@@ -10,7 +10,8 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { UserInputError, describeValue } from '../../errors.js';
 import { type Stage, type TuningReport, type TuningReportInput, writeReport } from '../../report/index.js';
-import type { ParamValue } from '../tracking/types.js';
+import { readGitInfo, reportNote, systemTags } from '../tracking/index.js';
+import type { ParamValue, Tracker } from '../tracking/types.js';
 import type { Trainer } from '../trainers/types.js';
 import { BUDGET_SHARES, parseBudget, splitBudget } from './budget.js';
 import { type Calibration, FactoryError, Interrupted, type RecipeState, type StageContext } from './context.js';
@@ -18,6 +19,7 @@ import { diagnoseFit } from './diagnose.js';
 import { ConfigError, type ConfigIssue, StageFailedError, StageProblem, TuneInterruptedError } from './errors.js';
 import { STAGE_IDS, type StageId, type TuneOptions, type TuneSettings, TuneSettingsSchema } from './options.js';
 import { type RunMeta, readRunMeta, readStageRecords, resolveRunDir, writeRunMeta, writeStageCurves, writeStageRecord } from './persist.js';
+import { baselineStage } from './stages/baseline.js';
 import { batchSizeStage } from './stages/batch-size.js';
 import { finalStage } from './stages/final.js';
 import { lrRecheckStage, lrStage } from './stages/lr.js';
@@ -36,6 +38,7 @@ const STAGES: Record<StageId, (ctx: StageContext) => Promise<Partial<Stage>>> = 
   'weight-decay': weightDecayStage,
   'lr-recheck': lrRecheckStage,
   final: finalStage,
+  baseline: baselineStage,
 };
 
 const TITLES: Record<StageId, string> = {
@@ -45,6 +48,7 @@ const TITLES: Record<StageId, string> = {
   'weight-decay': 'Weight decay',
   'lr-recheck': 'Learning rate re-check',
   final: 'Final training',
+  baseline: 'Baseline',
 };
 
 const KINDS: Record<StageId, Stage['kind']> = {
@@ -54,6 +58,7 @@ const KINDS: Record<StageId, Stage['kind']> = {
   'weight-decay': 'weight-decay',
   'lr-recheck': 'lr-range-test',
   final: 'final-training',
+  baseline: 'baseline',
 };
 
 function toolVersion(): string {
@@ -181,10 +186,21 @@ function flattenParams(obj: unknown, prefix = '', out: Record<string, ParamValue
  * are kept) or TuneInterruptedError (the signal fired: exit 130, resume later).
  */
 export async function tune(options: TuneOptions): Promise<TuneResult> {
+  let created: Tracker | undefined;
+  try {
+    return await runTune(options, (t) => (created = t));
+  } finally {
+    // A tracker tune made for itself is closed here: queued points are flushed within a bounded
+    // wait and the rest stays in the run folder's spool for `superconverge sync`.
+    await created?.close();
+  }
+}
+
+async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => void): Promise<TuneResult> {
   if (typeof options?.trainer !== 'function') {
     throw new UserInputError('trainer', options?.trainer, 'a TrainerFactory: (settings) => Promise<Trainer>', 'not a function');
   }
-  const { trainer: _t, resume, signal, onProgress, tracker, clock: clockOption, source, ...rest } = options;
+  const { trainer: _t, resume, signal, onProgress, tracker: trackerOption, clock: clockOption, source, ...rest } = options;
   const clock = clockOption ?? (() => performance.now());
   const tStart = clock();
   let meta: RunMeta | undefined;
@@ -198,19 +214,33 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     settings = parseTuneSettings(rest);
     runDir = resolveRunDir(settings.out);
   }
+  let tracker: Tracker | undefined;
+  if (typeof trackerOption === 'function') {
+    tracker = trackerOption(runDir);
+    onTrackerCreated(tracker);
+  } else tracker = trackerOption;
+  const git = readGitInfo();
   const budgetSeconds = settings.budget != null ? parseBudget(settings.budget) : null;
-  const ids = STAGE_IDS.filter((id) => settings.stages.includes(id));
+  const ids = STAGE_IDS.filter((id) => settings.stages.includes(id) && (id !== 'baseline' || settings.baseline != null));
   await mkdir(join(runDir, 'stages'), { recursive: true });
 
   const warnings: string[] = [];
   const stages: Stage[] = [];
   let state: RecipeState | undefined;
   let calibrationSeconds = 0;
-  const parent = tracker?.startRun(settings.title, { tags: { 'superconverge.kind': 'tune', ...(resume ? { 'superconverge.resumedFrom': resume } : {}) } });
+  const parent = tracker?.startRun(settings.title, {
+    tags: {
+      ...systemTags({ runName: settings.title, git }),
+      'superconverge.kind': 'tune',
+      'superconverge.runDir': runDir,
+      ...(resume ? { 'superconverge.resumedFrom': resume } : {}),
+    },
+  });
 
   const buildReport = (status: TuningReport['status']): TuningReportInput => {
     const s = state;
     const final = stages.find((x) => x.id === 'final' && x.status === 'complete')?.training ?? null;
+    const baseline = stages.find((x) => x.id === 'baseline' && x.status === 'complete')?.training ?? null;
     return {
       schemaVersion: '1.0',
       kind: 'superconverge.tuning-report',
@@ -225,6 +255,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
         platform: `${process.platform}-${process.arch}`,
         cpus: cpus().length,
         versions: { superconverge: toolVersion() },
+        ...(git.sha ? { git } : {}),
       },
       config: { ...(settings as unknown as Record<string, unknown>), ...(meta?.source ? { source: meta.source } : {}) },
       stages,
@@ -240,6 +271,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
         why: s?.why ?? {},
       },
       final,
+      baseline,
       diagnosis: final ? diagnoseFit(final.history) : null,
       wallSeconds: (clock() - tStart) / 1000 + calibrationSeconds,
       ...(tracker?.links() ? { links: { mlflow: tracker.links(), artifacts: [] } } : {}),
@@ -394,7 +426,11 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     const recParams: Record<string, ParamValue> = {};
     for (const [k, v] of Object.entries(r)) if (v != null && typeof v !== 'object') recParams[`recommended.${k}`] = v as ParamValue;
     tracker.logParams(parent, recParams);
-    if (report.diagnosis) tracker.setTags(parent, { 'superconverge.diagnosis': report.diagnosis.verdict });
+    tracker.setTags(parent, {
+      'mlflow.note.content': reportNote(report),
+      'superconverge.status': report.status,
+      ...(report.diagnosis ? { 'superconverge.diagnosis': report.diagnosis.verdict } : {}),
+    });
   }
   endParent('FINISHED');
   return { report, runDir };

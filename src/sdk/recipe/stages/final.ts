@@ -3,11 +3,12 @@
  * of epochs (from the budget, else `final.epochs`, default 5); per-epoch history, test metrics and
  * wall time; the fit diagnosis reads its curves.
  */
-import type { EpochRecord, Stage, Training } from '../../../report/schema.js';
+import type { Stage, Training } from '../../../report/schema.js';
 import { oneCycle } from '../../schedules/index.js';
-import { type StageContext, buildTrainer, checkAbort, trainerSettings } from '../context.js';
+import { type StageContext, buildTrainer, trainerSettings } from '../context.js';
 import { fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
+import { type TrainEpochsResult, trainEpochs } from '../train.js';
 
 /** Epochs of the final run: configured, else what fits the stage's budget (at least 1), else 5. */
 export function finalEpochs(ctx: StageContext): { epochs: number; why: string } {
@@ -36,49 +37,27 @@ export async function finalStage(ctx: StageContext): Promise<Partial<Stage>> {
     momentumMin: state.momentumMin,
     annihilationPct: settings.final.annihilationPct,
   });
-  const history: EpochRecord[] = [];
-  let test: Training['test'] = null;
+  let result: TrainEpochsResult;
   try {
-    if (!trainer.evaluate) throw new StageProblem('the trainer has no evaluate(): the final training needs a validation loss');
-    let step = 0;
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      let sum = 0;
-      for (let i = 0; i < stepsPerEpoch; i++, step++) {
-        checkAbort(ctx.signal);
-        const lr = schedule.lr(step);
-        const momentum = schedule.momentum(step);
-        const loss = await trainer.step({ lr, momentum });
-        if (!Number.isFinite(loss)) {
-          throw new StageProblem(`the training loss became ${loss} at step ${step + 1} of ${totalSteps} (epoch ${epoch}, lr ${fmt(lr)}): the run diverged or the trainer returns NaN losses`);
-        }
-        sum += loss;
-        if (ctx.run) ctx.tracker?.logMetrics(ctx.run, { loss, lr, momentum }, step);
-        ctx.progress((step + 1) / totalSteps);
-      }
-      const v = await trainer.evaluate('validation');
-      const rec: EpochRecord = {
-        epoch,
-        step,
-        trainLoss: sum / stepsPerEpoch,
-        valLoss: Number.isFinite(v.loss) ? v.loss : null,
-        ...(v.accuracy != null ? { valAccuracy: v.accuracy } : {}),
-        lr: schedule.lr(step - 1),
-        momentum: schedule.momentum(step - 1),
-        seconds: (ctx.clock() - t0) / 1000,
-      };
-      history.push(rec);
-      if (ctx.run) ctx.tracker?.logMetrics(ctx.run, { trainLoss: rec.trainLoss ?? NaN, valLoss: v.loss, ...(v.accuracy != null ? { valAccuracy: v.accuracy } : {}), epoch }, step);
-      if (rec.valLoss == null) throw new StageProblem(`the validation loss is ${v.loss} after epoch ${epoch}: the run diverged`);
-    }
-    try {
-      const t = await trainer.evaluate('test');
-      test = { loss: Number.isFinite(t.loss) ? t.loss : null, accuracy: t.accuracy ?? null, n: t.n };
-    } catch (e) {
-      ctx.warn(`final: no test metrics (${(e as Error).message})`);
-    }
+    result = await trainEpochs(trainer, {
+      schedule,
+      epochs,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      onStep: (step, m) => {
+        if (ctx.run) ctx.tracker?.logMetrics(ctx.run, m, step);
+      },
+      onEpoch: (rec) => {
+        if (ctx.run)
+          ctx.tracker?.logMetrics(ctx.run, { trainLoss: rec.trainLoss ?? NaN, valLoss: rec.valLoss ?? NaN, ...(rec.valAccuracy != null ? { valAccuracy: rec.valAccuracy } : {}), epoch: rec.epoch }, rec.step);
+      },
+      onProgress: (f) => ctx.progress(f),
+      warn: (m) => ctx.warn(`final: ${m}`),
+    });
   } finally {
     trainer.dispose();
   }
+  const { history, test } = result;
   state.epochs = epochs;
   state.why.epochs = why;
   const training: Training = {
