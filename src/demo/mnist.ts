@@ -154,11 +154,12 @@ function mix(seed: number, step: number): number {
  * Stateless: the offsets depend only on (seed, step), so restoring a trainer's step counter
  * restores the augmentation too (bit-exact snapshot/restore).
  */
-export function randomShift(opts: { seed: number; maxShift?: number }): (x: tf.Tensor4D, step: number) => tf.Tensor4D {
+export function randomShift(opts: { seed: number; maxShift?: number }): (x: tf.Tensor, step: number) => tf.Tensor {
   const seed = checkNumber('seed', opts.seed, { integer: true, min: 0 });
   const m = checkNumber('maxShift', opts.maxShift ?? 2, { integer: true, min: 0, max: 13 });
   return (x, step) =>
     tf.tidy(() => {
+      if (x.rank !== 4) throw new Error(`randomShift expects NHWC images, got shape [${x.shape.join(', ')}]`);
       const [n, h, w, c] = x.shape;
       if (m === 0) return tf.clone(x);
       const rand = mulberry32(mix(seed, step));

@@ -103,6 +103,7 @@ export async function loadBackend(preferred: BackendPreference = 'auto'): Promis
 
 /** One line for logs: `wasm (simd, 1 thread); skipped tensorflow-gpu (module not installed)`. */
 export function describeBackend(b: LoadedBackend): string {
-  const why = (e: string): string => (/Cannot find (module|package)/.test(e) ? 'not installed' : e);
+  // Node says "Cannot find package", bundlers and vite say "Could not resolve".
+  const why = (e: string): string => (/Cannot find (module|package)|Could not resolve|MODULE_NOT_FOUND/.test(e) ? 'not installed' : e);
   return b.skipped.length ? `${b.device}; skipped ${b.skipped.map((s) => `${s.candidate} (${why(s.error)})`).join(', ')}` : b.device;
 }
