@@ -43,17 +43,27 @@ export function matchesPattern(name: string, pattern: string): boolean {
   return re.test(name);
 }
 
-/** Downloads this run's artifacts whose names match `pattern`, each into `<dir>/<name>/`. */
-export async function downloadMatching(pattern: string, dir: string): Promise<string[]> {
+export interface FindBy {
+  token: string;
+  workflowRunId: number;
+  repositoryOwner: string;
+  repositoryName: string;
+}
+
+/**
+ * Downloads the artifacts whose names match `pattern`, each into `<dir>/<name>/`: this run's, or
+ * with `findBy` another run's (the run that triggered a `workflow_run`).
+ */
+export async function downloadMatching(pattern: string, dir: string, findBy?: FindBy): Promise<string[]> {
   if (!artifactServiceAvailable()) {
     core.notice('superconverge: the artifact service is not available (ACTIONS_RUNTIME_TOKEN/ACTIONS_RESULTS_URL unset); reading partial reports from `partial-reports` only.');
     return [];
   }
   const client = new DefaultArtifactClient();
-  const { artifacts } = await client.listArtifacts({ latest: true });
+  const { artifacts } = await client.listArtifacts({ latest: true, ...(findBy ? { findBy } : {}) });
   const names: string[] = [];
   for (const a of artifacts.filter((a) => matchesPattern(a.name, pattern))) {
-    await client.downloadArtifact(a.id, { path: `${dir}/${a.name}` });
+    await client.downloadArtifact(a.id, { path: `${dir}/${a.name}`, ...(findBy ? { findBy } : {}) });
     names.push(a.name);
   }
   core.info(`Downloaded ${names.length} artifacts matching "${pattern}": ${names.join(', ') || '(none)'}`);

@@ -26,6 +26,8 @@ export interface RunContext {
   pullRequest: PullRequestInfo | null;
   /** 'github-hosted' | 'self-hosted' (the runner sets RUNNER_ENVIRONMENT). */
   runnerEnvironment: string;
+  /** On `workflow_run`: the run that triggered this one (its artifacts hold the report). */
+  workflowRun: { id: number; headSha: string; headRepo: string | null; fromFork: boolean } | null;
 }
 
 export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext {
@@ -52,7 +54,28 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
       fromFork: headRepo === null || headRepo.toLowerCase() !== baseRepo.toLowerCase() || pr.head?.repo?.fork === true,
     };
   }
+  const wr = payload.workflow_run;
+  let workflowRun: RunContext['workflowRun'] = null;
+  if (wr && typeof wr.id === 'number') {
+    const headRepo: string | null = wr.head_repository?.full_name ?? null;
+    const baseRepo = payload.repository?.full_name ?? `${owner}/${repo}`;
+    const fromFork = headRepo === null || headRepo.toLowerCase() !== String(baseRepo).toLowerCase();
+    workflowRun = { id: wr.id, headSha: wr.head_sha ?? '', headRepo, fromFork };
+    // GitHub lists the pull request only when its head is in this repository (never for forks).
+    const listed = Array.isArray(wr.pull_requests) ? wr.pull_requests[0] : undefined;
+    if (!pullRequest && listed && typeof listed.number === 'number') {
+      pullRequest = {
+        number: listed.number,
+        headSha: wr.head_sha ?? '',
+        headRepo,
+        baseRepo,
+        baseRef: listed.base?.ref ?? '',
+        fromFork,
+      };
+    }
+  }
   return {
+    workflowRun,
     eventName: env.GITHUB_EVENT_NAME ?? '',
     owner,
     repo,
@@ -84,6 +107,14 @@ export function checkMayRunCommand(ctx: RunContext, allowForkPullRequests: boole
         'the repository secrets, so executing code from the pull request would hand them to its author. ' +
         'Run the tuning on `pull_request` and post the comment from a separate `workflow_run` workflow ' +
         '(see the action README, "Pull requests from forks").',
+    };
+  }
+  if (ctx.eventName === 'workflow_run' && ctx.workflowRun?.fromFork) {
+    return {
+      refused: true,
+      reason:
+        'superconverge does not run `command` under `workflow_run` triggered by a fork: this job has a write token ' +
+        'and secrets. Use `mode: aggregate` here, which only reads the report artifact as data.',
     };
   }
   const pr = ctx.pullRequest;

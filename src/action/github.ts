@@ -111,3 +111,18 @@ export function isPermissionError(e: unknown): boolean {
   const status = (e as { status?: number })?.status;
   return status === 403 || status === 404;
 }
+
+/**
+ * The open pull request whose head is `headSha` in `headRepo`: on `workflow_run` for a fork,
+ * GitHub does not list the pull request, and an artifact must not be trusted to name it.
+ */
+export async function findPullRequestByHead(
+  client: GitHubClient,
+  repo: Repo,
+  headSha: string,
+  headRepo: string | null,
+): Promise<number | null> {
+  const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'open', per_page: 100 });
+  const hit = pulls.find((p) => p.head.sha === headSha && (headRepo == null || p.head.repo?.full_name === headRepo));
+  return hit ? hit.number : null;
+}

@@ -17,6 +17,7 @@ import { checkMayRunCommand, readRunContext, type RunContext } from './context.j
 import { findReportFiles, findRunReport } from './files.js';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { mlflowRunUrl, recommendationOutputs, stripCredentials } from './outputs.js';
+import { findPullRequestByHead, makeClient } from './github.js';
 import { publishComment, renderComment, renderSummary, type Links } from './publish.js';
 import { failureReason } from './verdict.js';
 
@@ -71,6 +72,22 @@ async function newOutDir(): Promise<string> {
   return mkdtemp(join(root, 'superconverge-'));
 }
 
+/** On `workflow_run` from a fork, find the pull request through the API, not from the artifact. */
+async function resolveWorkflowRunPullRequest(ctx: RunContext, inputs: ActionInputs): Promise<void> {
+  const wr = ctx.workflowRun;
+  if (ctx.pullRequest || !wr || !wr.headSha || !inputs.githubToken || inputs.comment === 'off') return;
+  try {
+    const number = await findPullRequestByHead(makeClient(inputs.githubToken), { owner: ctx.owner, repo: ctx.repo }, wr.headSha, wr.headRepo);
+    if (number != null) {
+      ctx.pullRequest = { number, headSha: wr.headSha, headRepo: wr.headRepo, baseRepo: `${ctx.owner}/${ctx.repo}`, baseRef: '', fromFork: wr.fromFork };
+    } else {
+      core.info(`superconverge: no open pull request has head ${wr.headSha}; summary and outputs only.`);
+    }
+  } catch (e) {
+    core.warning(`superconverge: could not look up the pull request of run ${wr.id}: ${(e as Error).message}`);
+  }
+}
+
 interface Produced {
   report: TuningReport;
   reportPath: string;
@@ -111,9 +128,13 @@ async function produceByCommand(inputs: ActionInputs, ctx: RunContext, cwd: stri
   return { report, reportPath: found.file, runFolder: join(found.file, '..'), deferredFailure };
 }
 
-async function produceByAggregate(inputs: ActionInputs, cwd: string): Promise<Produced | null> {
+async function produceByAggregate(inputs: ActionInputs, ctx: RunContext, cwd: string): Promise<Produced | null> {
   const downloadDir = await newOutDir();
-  await downloadMatching(inputs.artifactPattern, downloadDir);
+  // On workflow_run the reports are the triggering run's artifacts: data only, never executed.
+  const findBy = ctx.workflowRun
+    ? { token: inputs.githubToken, workflowRunId: ctx.workflowRun.id, repositoryOwner: ctx.owner, repositoryName: ctx.repo }
+    : undefined;
+  await downloadMatching(inputs.artifactPattern, downloadDir, findBy);
   const dirs = [downloadDir, ...(inputs.partialReports ? [resolve(cwd, inputs.partialReports)] : [])];
   const files = (await Promise.all(dirs.map((d) => findReportFiles(d).catch(() => [] as string[])))).flat();
   if (files.length === 0) {
@@ -142,8 +163,9 @@ export async function run(): Promise<void> {
     const cwd = resolve(process.env.GITHUB_WORKSPACE || process.cwd(), inputs.workingDirectory);
 
     const produced =
-      inputs.mode === 'aggregate' ? await produceByAggregate(inputs, cwd) : await produceByCommand(inputs, ctx, cwd);
+      inputs.mode === 'aggregate' ? await produceByAggregate(inputs, ctx, cwd) : await produceByCommand(inputs, ctx, cwd);
     if (!produced) return;
+    await resolveWorkflowRunPullRequest(ctx, inputs);
     const { report, reportPath, runFolder, deferredFailure } = produced;
     const base = await loadBaseReport(inputs.baseReport, cwd);
 

@@ -346,3 +346,48 @@ describe('aggregate mode', () => {
     expect(gh.violations).toEqual([]);
   });
 });
+
+describe('the comment from a workflow_run (the safe pattern for forks)', () => {
+  const partsDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sc-wr-'));
+    mkdirSync(join(dir, 'superconverge-part-1'), { recursive: true });
+    writeFileSync(join(dir, 'superconverge-part-1', 'report.json'), readFileSync(FULL));
+    return dir;
+  };
+
+  it('posts on the pull request GitHub lists for a same-repository run', async () => {
+    const r = await runAction({
+      inputs: { mode: 'aggregate', 'partial-reports': partsDir() },
+      event: 'workflow_run.same-repo.json',
+      eventName: 'workflow_run',
+    });
+    expect(r.code).toBe(0);
+    expect(gh.comments.get(42)).toHaveLength(1);
+    expect(gh.requests.some((x) => x.path.endsWith('/pulls'))).toBe(false);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('finds a fork\'s pull request by head SHA through the API and comments there', async () => {
+    gh.pulls = [
+      { number: 5, headSha: '3333333333333333333333333333333333333333', headRepo: 'someone-else/digits' },
+      { number: 7, headSha: '3333333333333333333333333333333333333333', headRepo: 'stranger/digits' },
+    ];
+    const r = await runAction({
+      inputs: { mode: 'aggregate', 'partial-reports': partsDir() },
+      event: 'workflow_run.fork.json',
+      eventName: 'workflow_run',
+    });
+    expect(r.code).toBe(0);
+    expect(gh.comments.get(7)).toHaveLength(1);
+    expect(gh.comments.get(5)).toBeUndefined();
+    expect(gh.requests.find((x) => x.path === '/repos/example/digits/pulls')?.query).toEqual({ state: 'open', per_page: '100' });
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('refuses mode run under a workflow_run triggered by a fork', async () => {
+    const r = await runAction({ inputs: { command: `touch "$GITHUB_WORKSPACE/ran"` }, event: 'workflow_run.fork.json', eventName: 'workflow_run' });
+    expect(r.code).toBe(1);
+    expect(existsSync(join(r.dir, 'ran'))).toBe(false);
+    expect(r.stdout).toContain('Use `mode: aggregate` here');
+  });
+});

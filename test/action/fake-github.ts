@@ -107,6 +107,8 @@ export class FakeGitHub {
   /** When true, writes get 403 like a fork PR's read-only GITHUB_TOKEN. */
   readOnly = false;
   botLogin = 'github-actions[bot]';
+  /** Open pull requests served by GET /repos/{owner}/{repo}/pulls. */
+  pulls: { number: number; headSha: string; headRepo: string }[] = [];
   private nextId = 1000;
 
   constructor() {
@@ -130,6 +132,7 @@ export class FakeGitHub {
     this.violations = [];
     this.injections = [];
     this.readOnly = false;
+    this.pulls = [];
   }
 
   addComment(issue: number, body: string, login = 'octocat', type: 'User' | 'Bot' = 'User'): Comment {
@@ -251,6 +254,17 @@ export class FakeGitHub {
     if (inj) {
       inj.times--;
       return send(inj.status, { message: inj.message ?? 'Server Error' }, inj.headers);
+    }
+    if (route.template === '/repos/{owner}/{repo}/pulls' && method === 'GET') {
+      // Only the fields the action reads; the documented pull-request-simple schema requires ~40
+      // nested repository objects, so this one response is not schema-checked (the request is).
+      const data = this.pulls.map((p) => ({
+        number: p.number,
+        state: 'open',
+        head: { sha: p.headSha, ref: 'patch-1', repo: { full_name: p.headRepo } },
+        base: { ref: 'main' },
+      }));
+      return send(200, data);
     }
     const m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(?:(\d+)\/comments|comments\/(\d+))$/.exec(url.pathname);
     if (route.template === '/user' && method === 'GET') {
