@@ -20,17 +20,19 @@ interface MomentumInternals {
  */
 export function applyHyperParams(optimizer: tf.Optimizer, lr: number, momentum: number): void {
   const o = optimizer as unknown as Record<string, unknown>;
-  if (optimizer instanceof tf.MomentumOptimizer) {
-    optimizer.setLearningRate(lr);
+  // By class name: tfjs optimizers override Symbol.hasInstance (any optimizer is `instanceof` each).
+  const kind = optimizer.getClassName();
+  if (kind === 'Momentum') {
+    (optimizer as tf.MomentumOptimizer).setLearningRate(lr);
     const mo = optimizer as unknown as MomentumInternals;
     if (mo.momentum !== momentum || !mo.m) {
       mo.m?.dispose();
       mo.m = tf.keep(tf.scalar(momentum));
       mo.momentum = momentum;
     }
-  } else if (optimizer instanceof tf.SGDOptimizer) {
-    optimizer.setLearningRate(lr);
-  } else if (optimizer instanceof tf.AdamOptimizer || optimizer instanceof tf.AdamaxOptimizer) {
+  } else if (kind === 'SGD') {
+    (optimizer as tf.SGDOptimizer).setLearningRate(lr);
+  } else if (kind === 'Adam' || kind === 'Adamax') {
     o.learningRate = lr;
     o.beta1 = momentum;
   } else if ('learningRate' in o) {
