@@ -4,12 +4,15 @@
  * do not need, on 2 cores). Waits on `/health`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const DEFAULT_MLFLOW_BIN = join(homedir(), '.cache', 'superconverge', 'mlflow-venv', 'bin', 'mlflow');
+
+/** An empty, migrated store the global setup leaves beside the shared server's store. */
+export const TEMPLATE_DB = 'template.db';
 
 export function findMlflowBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const bin = env.SUPERCONVERGE_MLFLOW_BIN || DEFAULT_MLFLOW_BIN;
@@ -56,9 +59,10 @@ export interface MlflowServer {
   start(): Promise<void>;
 }
 
-export async function startMlflowServer(o: { bin: string; dir?: string; port?: number; timeoutMs?: number }): Promise<MlflowServer> {
+export async function startMlflowServer(o: { bin: string; dir?: string; port?: number; timeoutMs?: number; templateDb?: string }): Promise<MlflowServer> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'sc-mlflow-'));
   mkdirSync(dir, { recursive: true });
+  if (o.templateDb && existsSync(o.templateDb) && !existsSync(join(dir, 'mlflow.db'))) copyFileSync(o.templateDb, join(dir, 'mlflow.db'));
   const port = o.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   let proc: ChildProcess | undefined;

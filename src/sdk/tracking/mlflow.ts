@@ -61,12 +61,17 @@ export class MlflowTracker extends LocalTracker {
     this.onEvent = (e) => {
       if (this.queue.length >= this.opts.maxQueue) this.spilled = true;
       else if (!this.spilled) this.enqueue(e);
-      if (e.type === 'start') this.replayer.rememberStarts([e]);
-      if (this.queuedMetrics >= this.opts.batchMetrics) this.kick(false);
+      if (e.type === 'start') {
+        this.replayer.rememberStarts([e]);
+        // Create the run on the server at once, in the background, so the links are known early
+        // and `close()` has only the last batch left to send.
+        void this.kick('starts');
+      }
+      if (this.queuedMetrics >= this.opts.batchMetrics) void this.kick('batch');
     };
     this.timer = setInterval(() => {
       const oldest = this.queue[0];
-      if (oldest && Date.now() - oldest.t >= this.opts.flushIntervalMs) this.kick(true);
+      if (oldest && Date.now() - oldest.t >= this.opts.flushIntervalMs) void this.kick('all');
     }, Math.min(1000, this.opts.flushIntervalMs));
     this.timer.unref();
   }
@@ -77,25 +82,30 @@ export class MlflowTracker extends LocalTracker {
   }
 
   /** Starts one background send unless one is running or the server is in back-off. */
-  private kick(all: boolean, ignoreBackoff = false): Promise<void> {
+  private kick(mode: 'batch' | 'all' | 'starts', ignoreBackoff = false): Promise<void> {
     if (this.pumping) return this.pumping;
     if (!ignoreBackoff && Date.now() < this.nextAttemptAt) return Promise.resolve();
-    this.pumping = this.pumpOnce(all).finally(() => {
+    this.pumping = this.pumpOnce(mode).finally(() => {
       this.pumping = undefined;
-      if (!this.closed && this.queuedMetrics >= this.opts.batchMetrics && Date.now() >= this.nextAttemptAt) void this.kick(false);
+      if (!this.closed && this.queuedMetrics >= this.opts.batchMetrics && Date.now() >= this.nextAttemptAt) void this.kick('batch');
     });
     return this.pumping;
   }
 
-  private async pumpOnce(all: boolean): Promise<void> {
-    // A prefix of whole events holding at most one request's worth of metrics, so a steady stream
+  private async pumpOnce(mode: 'batch' | 'all' | 'starts'): Promise<void> {
+    // A prefix of whole events holding at most one request's worth of entities, so a steady stream
     // costs one request per `batchMetrics` points rather than an extra request for a remainder.
     let take = this.queue.length;
-    if (!all) {
+    if (mode === 'batch') {
       let n = 0;
       take = 0;
       for (const e of this.queue) {
-        const k = e.type === 'metrics' ? Object.keys(e.metrics).length : 0;
+        const k =
+          e.type === 'metrics' ? Object.keys(e.metrics).length
+          : e.type === 'params' ? Object.keys(e.params).length
+          : e.type === 'tags' ? Object.keys(e.tags).length
+          : e.type === 'start' ? Object.keys(e.params).length
+          : 0;
         if (take > 0 && n + k > this.opts.batchMetrics) break;
         n += k;
         take++;
@@ -103,7 +113,8 @@ export class MlflowTracker extends LocalTracker {
     }
     const batch = this.queue.slice(0, take);
     try {
-      await this.replayer.send(batch, { searchBeforeCreate: false, signal: this.abort.signal });
+      if (mode === 'starts') await this.replayer.createRuns(batch, { searchBeforeCreate: false, signal: this.abort.signal });
+      else await this.replayer.send(batch, { searchBeforeCreate: false, signal: this.abort.signal });
       if (this.failures > 0) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
       this.failures = 0;
       this.nextAttemptAt = 0;
@@ -134,7 +145,7 @@ export class MlflowTracker extends LocalTracker {
     this.log.flushSync();
     const deadline = Date.now() + timeoutMs;
     while ((this.queue.length > 0 || this.spilled || this.pumping) && Date.now() < deadline) {
-      const round = this.pumping ?? this.kick(true, true);
+      const round = this.pumping ?? this.kick('all', true);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([round, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
       clearTimeout(timer);

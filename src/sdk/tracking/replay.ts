@@ -116,7 +116,7 @@ export class Replayer {
   }
 
   /** Marks the events before the first of `events` as known (live mode starts after them). */
-  rememberStarts(events: TrackingEvent[]): void {
+  rememberStarts(events: readonly TrackingEvent[]): void {
     for (const e of events) if (e.type === 'start') this.starts.set(e.run, e);
   }
 
@@ -202,6 +202,12 @@ export class Replayer {
     }
     for (const run of [...pending.keys()]) await flushRun(run);
     return { sent };
+  }
+
+  /** Creates the server runs of these start events now (their data goes with the next batch). */
+  async createRuns(events: readonly TrackingEvent[], opts: ReplayOptions): Promise<void> {
+    this.rememberStarts(events);
+    for (const e of events) if (e.type === 'start' && !this.state.runs[e.run]) await this.ensureRun(e.run, opts);
   }
 
   private pendingOf(pending: Map<string, { seqs: number[]; metrics: WireMetric[]; params: Map<string, string>; tags: Map<string, string> }>, run: string) {
