@@ -75,25 +75,31 @@ describe('wasm Conv2DBackpropInput / Conv2DBackpropFilter', () => {
     tf.dispose([x, dy]);
   });
 
-  it('a training step of the demo CNN (batch 128) runs on wasm and on cpu; times are logged', async () => {
-    const ms: Record<string, number> = {};
-    for (const backend of ['wasm', 'cpu']) {
+  it('a training step of the demo CNN runs on wasm and on cpu; times are logged (not asserted)', async () => {
+    // The pure-JS cpu backend needs tens of seconds for one step at batch 128 on a busy 2-core
+    // machine, so it is timed at batch 16 only; wasm at both sizes.
+    const time = async (backend: string, batch: number, steps: number): Promise<number> => {
       await tf.setBackend(backend);
-      const x = tf.tensor4d(random(128 * 784, 5).map((v) => v + 0.5), [128, 28, 28, 1]);
-      const y = tf.oneHot(tf.tensor1d(Int32Array.from({ length: 128 }, (_, i) => i % 10), 'int32'), 10);
-      const t = await tfjsTrainer({ model: (s) => buildDemoModel({ seed: s }), data: { xTrain: x, yTrain: tf.cast(y, 'float32') }, batchSize: 128, seed: 1 });
-      // wasm: one warm-up step (XNNPACK operator setup), then 3 timed; cpu: 1 timed step (~1-2 s).
+      const x = tf.tensor4d(random(batch * 784, 5).map((v) => v + 0.5), [batch, 28, 28, 1]);
+      const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 10), 'int32'), 10), 'float32'));
+      const t = await tfjsTrainer({ model: (s) => buildDemoModel({ seed: s }), data: { xTrain: x, yTrain: y }, batchSize: batch, seed: 1 });
+      // wasm: one warm-up step (XNNPACK operator setup); cpu has none to do.
       const losses = backend === 'wasm' ? [await t.step({ lr: 0.01, momentum: 0.9 })] : [];
-      const steps = backend === 'wasm' ? 3 : 1;
       const start = performance.now();
       for (let i = 0; i < steps; i++) losses.push(await t.step({ lr: 0.01, momentum: 0.9 }));
-      ms[backend] = (performance.now() - start) / steps;
+      const ms = (performance.now() - start) / steps;
       losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
       t.dispose();
       tf.dispose([x, y]);
-    }
+      return ms;
+    };
+    const wasm128 = await time('wasm', 128, 3);
+    const wasm16 = await time('wasm', 16, 3);
+    const cpu16 = await time('cpu', 16, 1);
     await tf.setBackend('wasm');
-    console.log(`demo CNN step, batch 128: wasm ${ms.wasm.toFixed(0)} ms, cpu ${ms.cpu.toFixed(0)} ms (x${(ms.cpu / ms.wasm).toFixed(1)})`);
-    expect(ms.wasm).toBeGreaterThan(0);
-  }, 300_000);
+    console.log(
+      `demo CNN training step: wasm ${wasm128.toFixed(0)} ms at batch 128; batch 16: wasm ${wasm16.toFixed(0)} ms, cpu ${cpu16.toFixed(0)} ms (x${(cpu16 / wasm16).toFixed(1)})`,
+    );
+    expect(wasm128).toBeGreaterThan(0);
+  });
 });
