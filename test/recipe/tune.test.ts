@@ -27,6 +27,7 @@ function base(clock: FakeClock, toy: ToyOptions = {}, over: Partial<TuneOptions>
     momentum: { steps: 12 },
     weightDecay: { steps: 12 },
     final: { epochs: 3 },
+    reportFormats: [],
     ...over,
   };
 }
@@ -129,6 +130,7 @@ describe('tune: budget and progress', () => {
         clock: clock.now,
         out: tmp(),
         budget: seconds,
+        reportFormats: [],
         onProgress: (e) => events.push({ stage: e.stage, fraction: e.fraction, eta: e.etaSeconds, type: e.type }),
       });
       const used = clock.ms / 1000;
@@ -163,7 +165,7 @@ describe('tune: resume and interruption', () => {
       expect(existsSync(join(err.runDir, 'stages', `${stop}.json`))).toBe(true);
       const counters = { trainers: 0, steps: 0 };
       const clock = new FakeClock();
-      const resumed = await tune({ trainer: toyFactory({ clock, counters }), clock: clock.now, resume: err.runDir });
+      const resumed = await tune({ trainer: toyFactory({ clock, counters }), clock: clock.now, resume: err.runDir, reportFormats: [] });
       expect(timeless(resumed.report), `interrupted after ${stop}`).toEqual(timeless(uninterrupted));
       expect(resumed.runDir).toBe(err.runDir);
     }

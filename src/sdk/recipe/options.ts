@@ -157,6 +157,8 @@ export interface TuneOptions extends TuneSettingsInput {
    * is known (e.g. `(dir) => createTracker({ runDir: dir })`), and tune closes that tracker at the end.
    */
   tracker?: Tracker | ((runDir: string) => Tracker);
+  /** Files written beside report.json at the end (and uploaded to MLflow). Default md, html, svg, png; [] for none. */
+  reportFormats?: ('md' | 'html' | 'svg' | 'png')[];
   /** Milliseconds clock for step timings and budgets; default performance.now. */
   clock?: () => number;
   /** The config as the user wrote it, stored in the report next to the resolved settings. */

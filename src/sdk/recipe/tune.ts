@@ -6,10 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { UserInputError, describeValue } from '../../errors.js';
 import { type Stage, type TuningReport, type TuningReportInput, writeReport } from '../../report/index.js';
+import { writeReportFiles } from '../../reporters/index.js';
 import { readGitInfo, reportNote, systemTags } from '../tracking/index.js';
 import type { ParamValue, Tracker } from '../tracking/types.js';
 import type { Trainer } from '../trainers/types.js';
@@ -200,7 +201,7 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
   if (typeof options?.trainer !== 'function') {
     throw new UserInputError('trainer', options?.trainer, 'a TrainerFactory: (settings) => Promise<Trainer>', 'not a function');
   }
-  const { trainer: _t, resume, signal, onProgress, tracker: trackerOption, clock: clockOption, source, ...rest } = options;
+  const { trainer: _t, resume, signal, onProgress, tracker: trackerOption, clock: clockOption, source, reportFormats, ...rest } = options;
   const clock = clockOption ?? (() => performance.now());
   const tStart = clock();
   let meta: RunMeta | undefined;
@@ -421,6 +422,20 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
   }
 
   const report = await save('complete');
+  // The charts, the Markdown and the HTML page beside report.json, uploaded with it.
+  const formats = reportFormats ?? ['md', 'html', 'svg', 'png'];
+  if (formats.length > 0) {
+    try {
+      const written = await writeReportFiles(report, runDir, { formats });
+      if (parent && tracker)
+        for (const file of written) {
+          const folder = dirname(relative(runDir, file));
+          tracker.logArtifact(parent, file, folder === '.' ? undefined : folder);
+        }
+    } catch (e) {
+      warnings.push(`the charts could not be written: ${(e as Error).message}`);
+    }
+  }
   if (parent && tracker) {
     const r = report.recommendations;
     const recParams: Record<string, ParamValue> = {};

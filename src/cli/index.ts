@@ -1,0 +1,192 @@
+/**
+ * The `superconverge` command: demo, tune, range-test, report, sync, schema.
+ *
+ * Exit codes: 0 success; 1 failure (a stage failed, a server refused); 2 bad input (an option, a
+ * config field — the message names it, no stack trace); 130 interrupted (Ctrl-C / SIGTERM; what was
+ * finished is on disk and `tune --resume <dir>` continues).
+ */
+import { createRequire } from 'node:module';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UserInputError } from '../errors.js';
+import { ReportValidationError } from '../report/index.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+/** Signals an interrupted run: the CLI exits 130. */
+export class InterruptedError extends Error {
+  constructor(message = 'interrupted') {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}
+
+export function parseInteger(option: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: an integer from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+/**
+ * Maps SIGINT/SIGTERM to an AbortSignal for the duration of `work`. A second Ctrl-C exits at once.
+ */
+export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    count += 1;
+    if (count > 1) process.exit(EXIT.interrupted);
+    process.stderr.write(`\n${name}: stopping after the current step; finished stages are kept (Ctrl-C again to quit now)\n`);
+    controller.abort(new InterruptedError(`${name} received`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('superconverge')
+    .description(
+      "Leslie Smith's disciplined approach to hyper-parameters (arXiv 1803.09820) for TensorFlow.js:\n" +
+        'LR range test, 1cycle, batch size, momentum and weight decay — logged to MLflow, reported on pull requests.',
+    )
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('demo')
+    .description(
+      'Tune and train a small CNN on the real MNIST digits (the whole recipe, then 1cycle training and an Adam baseline).',
+    )
+    .option('--seed <n>', 'random seed (data split, initialisation, shuffling)', parseInteger('--seed', 0, 2 ** 31 - 1), 42)
+    .option('--out <dir>', 'output folder (default ./superconverge-out/<timestamp>/)')
+    .option('--epochs <n>', 'epochs of the final 1cycle training and of the baseline', parseInteger('--epochs', 1, 1000))
+    .option('--budget <time>', 'time budget for the tuning stages, e.g. 90s, 8m, 1h')
+    .addOption(
+      new Option('--recipe <which>', 'which stages to run: full (LR, batch size, momentum, weight decay) or lr (range test only)')
+        .choices(['full', 'lr'])
+        .default('full'),
+    )
+    .option('--no-baseline', 'skip the constant-LR Adam baseline')
+    .option('--train-size <n>', 'training digits (the rest of the 10,000 go to validation and test)', parseInteger('--train-size', 100, 9000))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .option('--resume <dir>', 'continue an interrupted demo run folder')
+    .action(async (opts) => {
+      const { runDemo } = await import('../demo/run.js');
+      await withInterrupts((signal) => runDemo({ ...opts, signal }));
+    });
+
+  program
+    .command('tune')
+    .description('Run the recipe on your own model, described by a YAML config (see examples/ and schema/tune-config.schema.json).')
+    .argument('[config]', 'the tune config (YAML or JSON)')
+    .option('--out <dir>', 'output root (a <timestamp>/ folder is made inside), or SUPERCONVERGE_OUT_DIR')
+    .option('--resume <dir>', 'continue an interrupted run folder: finished stages are skipped')
+    .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)')
+    .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, 2 ** 31 - 1))
+    .option('--stages <list>', 'comma-separated subset of stages to run, e.g. lr,momentum')
+    .action(async (config: string | undefined, opts) => {
+      const { runTuneCommand } = await import('./tune.js');
+      await withInterrupts((signal) => runTuneCommand(config, { ...opts, signal }));
+    });
+
+  program
+    .command('range-test')
+    .description('Only the LR range test of a tune config (same config file as `tune`).')
+    .argument('<config>', 'the tune config (YAML or JSON)')
+    .option('--out <dir>', 'output root')
+    .option('--seed <n>', 'random seed', parseInteger('--seed', 0, 2 ** 31 - 1))
+    .action(async (config: string, opts) => {
+      const { runTuneCommand } = await import('./tune.js');
+      await withInterrupts((signal) => runTuneCommand(config, { ...opts, stages: 'lr', signal }));
+    });
+
+  program
+    .command('report')
+    .description('Render a report.json as Markdown, HTML, SVG/PNG charts or JSON.')
+    .argument('<report>', 'path to report.json')
+    .option('--base <report>', 'the base branch report.json to compare against')
+    .option('--format <list>', 'comma-separated: md, html, svg, png, json', 'md,html,svg')
+    .option('--out <dir>', 'output folder (default: beside the report)')
+    .action(async (file: string, opts) => {
+      const { runReportCommand } = await import('./report.js');
+      await runReportCommand(file, opts);
+    });
+
+  program
+    .command('sync')
+    .description('Send a local run folder (made offline or while the server was down) to MLflow; points already there are not sent twice.')
+    .argument('<run-dir>', 'the run folder (holds events.jsonl)')
+    .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI)')
+    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME or the one recorded in the run)')
+    .action(async (dir: string, opts) => {
+      const { runSyncCommand } = await import('./sync.js');
+      await runSyncCommand(dir, opts);
+    });
+
+  program
+    .command('schema')
+    .description('Print a JSON Schema: the TuningReport (report.json) or the tune config.')
+    .addOption(new Option('--of <which>', 'which schema').choices(['report', 'config']).default('report'))
+    .action(async (opts: { of: 'report' | 'config' }) => {
+      if (opts.of === 'report') {
+        const { reportJsonSchema } = await import('../report/index.js');
+        process.stdout.write(JSON.stringify(reportJsonSchema(), null, 2) + '\n');
+      } else {
+        const { readFile } = await import('node:fs/promises');
+        const file = new URL('../../schema/tune-config.schema.json', import.meta.url);
+        process.stdout.write(await readFile(file, 'utf8'));
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (never calls process.exit on the normal path). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // help and version are "errors" with code 0 in exitOverride mode
+    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    return EXIT.usage; // commander already printed the message
+  }
+  const e = error as Error & { exitCode?: number; code?: string };
+  if (error instanceof UserInputError || error instanceof ReportValidationError || e?.name === 'ConfigError' || e?.name === 'UserInputError') {
+    process.stderr.write(`error: ${e.message}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof InterruptedError || e?.name === 'InterruptedError' || e?.name === 'AbortError') {
+    process.stderr.write(`interrupted: ${e.message}\n`);
+    return EXIT.interrupted;
+  }
+  if (typeof e?.exitCode === 'number' && e.exitCode !== 0) {
+    process.stderr.write(`error: ${e.message}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`error: ${e?.message ?? String(error)}\n`);
+  if (process.env.SUPERCONVERGE_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  return EXIT.failure;
+}

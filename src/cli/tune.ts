@@ -1,0 +1,66 @@
+/** `superconverge tune <config>` and `superconverge range-test <config>`. */
+import { UserInputError } from '../errors.js';
+import { renderConsole } from '../reporters/index.js';
+import { STAGE_IDS, type StageId, type TuneOptions, tune, tuneOptionsFromConfig } from '../sdk/recipe/index.js';
+import { parseBudget } from '../sdk/recipe/budget.js';
+import { readRunMeta } from '../sdk/recipe/persist.js';
+import { createTracker } from '../sdk/tracking/index.js';
+import { createProgressDisplay } from './progress.js';
+
+export interface TuneCommandOptions {
+  out?: string;
+  resume?: string;
+  budget?: string;
+  seed?: number;
+  stages?: string;
+  signal?: AbortSignal;
+}
+
+export function parseStages(raw: string): StageId[] {
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = list.filter((s) => !(STAGE_IDS as readonly string[]).includes(s));
+  if (list.length === 0 || bad.length > 0) {
+    throw new UserInputError('--stages', raw, `a comma-separated list of ${STAGE_IDS.join(', ')}`, bad.length ? `unknown stage ${bad.join(', ')}` : 'empty');
+  }
+  return list as StageId[];
+}
+
+export async function runTuneCommand(config: string | undefined, opts: TuneCommandOptions): Promise<void> {
+  let options: TuneOptions;
+  if (opts.resume) {
+    // The stored settings are used as they were; the trainer module comes from the config the run
+    // was started with (or the one given now, if it moved).
+    const meta = await readRunMeta(opts.resume);
+    const file = config ?? meta.source?.file;
+    if (!file) throw new UserInputError('config', config, 'the tune config the run was started with', 'the run folder does not record its config file');
+    const fromConfig = await tuneOptionsFromConfig(file);
+    options = { trainer: fromConfig.trainer, resume: opts.resume };
+  } else {
+    if (!config) throw new UserInputError('config', config, 'a tune config file (YAML or JSON), or --resume <run-dir>', 'missing');
+    // Command-line values are checked before the config's module is loaded.
+    const stages = opts.stages ? parseStages(opts.stages) : undefined;
+    if (opts.budget != null) parseBudget(opts.budget);
+    options = await tuneOptionsFromConfig(config);
+    if (stages) options.stages = stages;
+    if (opts.budget != null) options.budget = opts.budget;
+    if (opts.seed != null) options.seed = opts.seed;
+    if (opts.out != null) options.out = opts.out;
+  }
+  const display = createProgressDisplay();
+  try {
+    const { report, runDir } = await tune({
+      ...options,
+      signal: opts.signal,
+      tracker: (runDir) => createTracker({ runDir }),
+      onProgress: (e) => display.onProgress(e),
+    });
+    display.stop();
+    process.stdout.write(`${renderConsole(report, { color: Boolean(process.stdout.isTTY) })}\n`);
+    process.stdout.write(`report: ${runDir}/report.json (with report.html, report.md and charts/)\n`);
+  } finally {
+    display.stop();
+  }
+}
