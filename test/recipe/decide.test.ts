@@ -35,6 +35,28 @@ describe('decideByValLoss', () => {
     expect(d.confidenceReason).toMatch(/inside the noise 0\.036/);
   });
 
+  it('keeps the preferred default when the best beats it by no more than the noise, and not otherwise', () => {
+    const measured = [
+      { value: 0.99, metric: 0.47, noise: 0.03 },
+      { value: 0.95, metric: 0.49, noise: 0.02 },
+      { value: 0.9, metric: 0.6, noise: 0.02 },
+    ];
+    const kept = decideByValLoss({ parameter: 'momentum', label: 'Momentum', measured, prefer: { value: 0.95, why: "the paper's default 0.95" } });
+    expect(kept.winner).toBe(0.95);
+    expect(kept.confidence).toBe('low');
+    expect(kept.summary).toBe("Momentum 0.95: val loss 0.49 vs 0.47 for 0.99 (inside the noise: kept the paper's default 0.95).");
+    expect(kept.rule).toMatch(/within the noise, the paper's default 0\.95 is kept/);
+    // a clear winner (0.3 better, noise 0.036) beats the default
+    const clear = decideByValLoss({
+      parameter: 'momentum',
+      label: 'Momentum',
+      measured: [{ value: 0.99, metric: 0.19, noise: 0.03 }, ...measured.slice(1)],
+      prefer: { value: 0.95, why: "the paper's default 0.95" },
+    });
+    expect(clear.winner).toBe(0.99);
+    expect(clear.confidence).toBe('high');
+  });
+
   it('ranks diverged (null) candidates last and has no winner when all diverged', () => {
     const d = decideByValLoss({ parameter: 'm', label: 'M', measured: [{ value: 0.99, metric: null, noise: 0 }, { value: 0.9, metric: 1.2, noise: 0 }] });
     expect(d.winner).toBe(0.9);

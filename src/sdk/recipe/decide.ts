@@ -64,6 +64,12 @@ export function decideByValLoss(args: {
   measured: readonly Measured[];
   metricName?: string;
   ruleDetail?: string;
+  /**
+   * A default to keep when the data cannot tell (the paper's usual value, e.g. momentum 0.95): if
+   * the best is not better than it by more than the noise, the default wins. A short run's noise
+   * must not move a hyper-parameter away from a sound default.
+   */
+  prefer?: { value: number; why: string };
 }): Decision & { winnerValue: number | null } {
   const metricName = args.metricName ?? 'valLoss';
   const ranked = args.measured
@@ -78,7 +84,9 @@ export function decideByValLoss(args: {
     spread: m.noise,
     ...(m.note ? { note: m.note } : m.metric == null ? { note: 'diverged (non-finite loss)' } : {}),
   }));
-  const rule = `lowest validation loss at the end of the short run${args.ruleDetail ? ` (${args.ruleDetail})` : ''}; diverged runs lose`;
+  const rule =
+    `lowest validation loss at the end of the short run${args.ruleDetail ? ` (${args.ruleDetail})` : ''}; diverged runs lose` +
+    (args.prefer ? `; within the noise, ${args.prefer.why} is kept` : '');
   if (ranked.length === 0) {
     return {
       parameter: args.parameter,
@@ -91,8 +99,14 @@ export function decideByValLoss(args: {
       confidenceReason: 'no candidate produced a finite validation loss',
     };
   }
-  const best = ranked[0].m;
-  const second = ranked[1]?.m;
+  let best = ranked[0].m;
+  const preferred = args.prefer ? ranked.find((x) => x.m.value === args.prefer!.value)?.m : undefined;
+  let keptDefault = false;
+  if (preferred && preferred !== best && (preferred.metric as number) - (best.metric as number) <= Math.hypot(best.noise, preferred.noise)) {
+    best = preferred;
+    keptDefault = true;
+  }
+  const second = ranked.find((x) => x.m !== best)?.m;
   let confidence: 'high' | 'low' = 'high';
   let confidenceReason: string | undefined;
   let summary = `${args.label} ${fmt(best.value)}: val loss ${fmt(best.metric)}${best.at ? ` at ${best.at}` : ''}`;
@@ -100,7 +114,11 @@ export function decideByValLoss(args: {
     const diff = (second.metric as number) - (best.metric as number);
     const noise = Math.hypot(best.noise, second.noise);
     summary += ` vs ${fmt(second.metric)} for ${fmt(second.value)}`;
-    if (diff <= noise) {
+    if (keptDefault) {
+      confidence = 'low';
+      confidenceReason = `${fmt(second.value)} was not better than the default ${fmt(best.value)} by more than the noise ${fmt(noise)}`;
+      summary += ` (inside the noise: kept ${args.prefer!.why})`;
+    } else if (diff <= noise) {
       confidence = 'low';
       confidenceReason = `difference ${fmt(diff)} is inside the noise ${fmt(noise)} (spread of the last validation points)`;
       summary += ' (inside the noise: low confidence)';

@@ -130,7 +130,14 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
       measured.push({ value: b, metric: null, noise: 0, note: e.message });
     }
   }
-  const decision = decideByValLoss({ parameter: 'batchSize', label: 'Batch', measured, ruleDetail: `equal wall-clock time of ${fmt(seconds)} s per candidate (paper Remark 4)` });
+  const startSize = settings.start.batchSize;
+  const decision = decideByValLoss({
+    parameter: 'batchSize',
+    label: 'Batch',
+    measured,
+    ruleDetail: `equal wall-clock time of ${fmt(seconds)} s per candidate (paper Remark 4)`,
+    ...(measured.some((m) => m.value === startSize) ? { prefer: { value: startSize, why: `the starting batch size ${startSize}` } } : {}),
+  });
   for (const b of skipped) decision.candidates.push({ value: b, metric: null, metricName: 'valLoss', note: `not run: larger than the largest batch that fits (${largest.batchSize})` });
   const { winnerValue, ...dec } = decision;
   if (winnerValue == null) throw new StageProblem(`every batch-size candidate diverged or found no learning rate (${measured.map((m) => `${m.value}: ${m.note ?? 'diverged'}`).join('; ')})`);

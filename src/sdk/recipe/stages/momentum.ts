@@ -21,7 +21,14 @@ export async function momentumStage(ctx: StageContext): Promise<Partial<Stage>> 
     steps,
     hp: (m) => ({ momentumMax: m, momentumMin: m }),
   });
-  const { winnerValue, ...decision } = decideByValLoss({ parameter: 'momentum', label: 'Momentum', measured, ruleDetail: `constant momentum, ${steps} steps of 1cycle LR` });
+  const { winnerValue, ...decision } = decideByValLoss({
+    parameter: 'momentum',
+    label: 'Momentum',
+    measured,
+    ruleDetail: `constant momentum, ${steps} steps of 1cycle LR`,
+    // Paper §4.3: cyclical momentum 0.95 → 0.85 is the sound default when the short runs cannot tell.
+    ...(o.values.includes(0.95) ? { prefer: { value: 0.95, why: "the paper's default 0.95" } } : {}),
+  });
   if (winnerValue == null) throw new StageProblem(`every momentum run diverged (${o.values.join(', ')}): the trainer returned non-finite losses`);
   state.momentumMax = winnerValue;
   // Cyclical momentum needs a range; a winner at or below the floor is used constant.
