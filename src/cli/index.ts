@@ -85,6 +85,8 @@ function buildProgram(): Command {
     .option('--train-size <n>', 'training digits (the rest of the 10,000 go to validation and test)', parseInteger('--train-size', 100, 9000))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('--resume <dir>', 'continue an interrupted demo run folder')
+    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
+    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)')
     .action(async (opts) => {
       const { runDemo } = await import('../demo/run.js');
       await withInterrupts((signal) => runDemo({ ...opts, signal }));
@@ -99,6 +101,8 @@ function buildProgram(): Command {
     .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)')
     .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, 2 ** 31 - 1))
     .option('--stages <list>', 'comma-separated subset of stages to run, e.g. lr,momentum')
+    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
+    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)')
     .action(async (config: string | undefined, opts) => {
       const { runTuneCommand } = await import('./tune.js');
       await withInterrupts((signal) => runTuneCommand(config, { ...opts, signal }));

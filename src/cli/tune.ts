@@ -13,6 +13,8 @@ export interface TuneCommandOptions {
   budget?: string;
   seed?: number;
   stages?: string;
+  trackingUri?: string;
+  experiment?: string;
   signal?: AbortSignal;
 }
 
@@ -54,7 +56,7 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
     const { report, runDir } = await tune({
       ...options,
       signal: opts.signal,
-      tracker: (runDir) => createTracker({ runDir }),
+      tracker: (runDir) => createTracker({ runDir, tracking: opts.trackingUri, experimentName: opts.experiment }),
       onProgress: (e) => display.onProgress(e),
     });
     display.stop();

@@ -25,6 +25,8 @@ export interface DemoOptions {
   trainSize?: number;
   backend: BackendPreference;
   resume?: string;
+  trackingUri?: string;
+  experiment?: string;
   signal?: AbortSignal;
   /** Where the progress and the summary go (default stderr / stdout). */
   stdout?: NodeJS.WritableStream;
@@ -117,7 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<{ report: TuningReport; r
     const { report, runDir } = await tune({
       ...options,
       signal: o.signal,
-      tracker: (runDir) => createTracker({ runDir }),
+      tracker: (runDir) => createTracker({ runDir, tracking: o.trackingUri, experimentName: o.experiment }),
       onProgress: (e: ProgressEvent) => display.onProgress(e),
     });
     display.stop();
