@@ -10,6 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { UserInputError } from '../../errors.js';
 import { registerWasmConvGradients } from './wasm-conv-kernels.js';
+import { registerWasmPoolGradients } from './wasm-pool-kernels.js';
 
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -65,6 +66,8 @@ async function tryCandidate(c: Candidate): Promise<{ name: string; device: strin
       await importOptional('@tensorflow/tfjs-backend-wasm');
       // Without these a CNN cannot train on wasm (no Conv2DBackpropFilter in tfjs 4.22).
       registerWasmConvGradients();
+      // wasm's own MaxPoolGrad is a scalar loop, the slowest kernel of a CNN step (wasm-pool-kernels.ts).
+      registerWasmPoolGradients();
       if (!(await trySetBackend('wasm'))) throw new Error("setBackend('wasm') failed");
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'simd' : 'no simd';
       // The wasm backend runs single-threaded under Node (DESIGN.md).
