@@ -74,7 +74,7 @@ export function sideBySide(report: TuningReport): string {
   for (const t of [report.final, report.baseline]) {
     if (!t) continue;
     rows.push([
-      t.name === 'final' ? `1cycle ${t.optimizer.toUpperCase()} (${t.schedule})` : `baseline ${t.optimizer === 'adam' ? 'Adam' : 'SGD'} (${t.schedule})`,
+      `${t.name === 'final' ? 'recipe:  ' : 'baseline:'} ${t.optimizer === 'adam' ? 'Adam' : 'SGD'}, ${t.schedule}`,
       String(t.epochs),
       pct(t.test?.accuracy),
       t.test?.loss == null ? '—' : t.test.loss.toFixed(4),

@@ -157,6 +157,8 @@ export async function rangeTest(trainer: Trainer, options: RangeTestOptions = {}
     };
     let stoppedByLoss = false;
     for (let i = 0; i < o.numIter; i++) {
+      // Let signal handlers run: synchronous backends never yield to the event loop by themselves.
+      if (options.signal) await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) {
         forced = { reason: 'interrupted', usable: loss.length };
         break;

@@ -60,7 +60,13 @@ export class Interrupted extends Error {
   }
 }
 
-export function checkAbort(signal: AbortSignal | undefined): void {
+/**
+ * Throws Interrupted when the signal fired. It first yields to the event loop: a wasm/cpu training
+ * step is synchronous work whose promises resolve as microtasks, so without this a SIGINT handler
+ * (a macrotask) would not run until the stage ended.
+ */
+export async function checkAbort(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
   if (signal?.aborted) throw new Interrupted();
 }
 

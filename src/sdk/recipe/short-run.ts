@@ -64,7 +64,7 @@ export async function shortRun(ctx: StageContext, o: ShortRunOptions): Promise<S
   let step = 0;
   try {
     for (; step < o.steps; step++) {
-      checkAbort(ctx.signal);
+      await checkAbort(ctx.signal);
       const lr = schedule.lr(step);
       const momentum = schedule.momentum(step);
       const t0 = ctx.clock();

@@ -42,7 +42,7 @@ export async function trainEpochs(trainer: Trainer, o: TrainEpochsOptions): Prom
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     let sum = 0;
     for (let i = 0; i < stepsPerEpoch; i++, step++) {
-      checkAbort(o.signal);
+      await checkAbort(o.signal);
       const lr = o.schedule.lr(step);
       const momentum = o.schedule.momentum(step);
       const loss = await trainer.step({ lr, momentum });

@@ -32,7 +32,7 @@ export async function probeBatchSizes(ctx: StageContext, start: number, cap: num
   const o = ctx.settings.batchSize;
   const probes: ProbeResult[] = [];
   for (let b = start; b <= cap; b *= 2) {
-    checkAbort(ctx.signal);
+    await checkAbort(ctx.signal);
     let trainer;
     try {
       trainer = await ctx.factory(trainerSettings(ctx, { batchSize: b }));
@@ -92,7 +92,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   const rangeTests: Record<string, RangeTestResult> = {};
   const lrOf = new Map<number, { maxLr: number; minLr: number; stepSeconds: number; stepsPerEpoch: number }>();
   for (const [i, b] of runnable.entries()) {
-    checkAbort(ctx.signal);
+    await checkAbort(ctx.signal);
     const stepSec = stepSecondsOf.get(b) ?? state.stepSeconds * (b / state.batchSize);
     const iters = o.rangeTestIters ?? (share != null ? Math.min(300, stepsFor(0.3 * share, stepSec, 0, 0, 20)) : 60);
     const base = 0.1 + (0.9 * i) / runnable.length;
