@@ -50,8 +50,13 @@ export function fromWireNumber(x: WireNumber | string | number | null): number {
   return Number(x);
 }
 
-/** Size of one entity in the JSON body (its encoding plus a comma). */
-function entityBytes(e: object): number {
+/**
+ * Size of one entity in the JSON body (its encoding plus a comma). For a metric an upper bound is
+ * enough and much cheaper than encoding it: `{"key":"","value":,"timestamp":,"step":}` is 38
+ * bytes, a number at most 24, a timestamp 13 and a step 20.
+ */
+function entityBytes(e: WireMetric | WireKeyValue): number {
+  if ('step' in e) return Buffer.byteLength(e.key) + 38 + 24 + 13 + 20 + 1;
   return Buffer.byteLength(JSON.stringify(e)) + 1;
 }
 

@@ -17,8 +17,12 @@ export class LocalTracker implements Tracker {
   /** Called with every event after it is written (the MLflow tracker queues it). */
   protected onEvent: ((e: TrackingEvent) => void) | undefined;
 
+  /** Writes the buffered events if the process exits without `close()` (a crash, process.exit). */
+  private readonly onExit = (): void => this.log.flushSync();
+
   constructor(readonly runDir: string) {
     this.log = new EventLog(runDir);
+    process.on('exit', this.onExit);
     for (const e of this.log.existing) if (e.type === 'start') this.runs.set(e.run, { name: e.name, ended: false });
     this.counter = this.runs.size;
   }
@@ -85,6 +89,7 @@ export class LocalTracker implements Tracker {
 
   async close(): Promise<void> {
     this.log.flushSync();
+    process.off('exit', this.onExit);
   }
 
   links(): TrackerLinks | undefined {

@@ -165,8 +165,8 @@ export class MlflowTracker extends LocalTracker {
     clearInterval(this.timer);
     this.abort.abort(new Error('tracker closed'));
     if (this.pumping) await this.pumping.catch(() => undefined);
-    this.log.flushSync();
     this.replayer.save();
+    await super.close();
   }
 
   /** Events not yet on the server (0 after a successful flush). */

@@ -36,6 +36,13 @@ interface ServerState {
   rejected: Array<{ seq: number; error: string }>;
 }
 
+interface PendingRun {
+  seqs: number[];
+  metrics: WireMetric[];
+  params: Map<string, string>;
+  tags: Map<string, string>;
+}
+
 interface StateFile {
   version: 1;
   servers: Record<string, ServerState>;
@@ -56,6 +63,9 @@ export function folderKey(runDir: string): string {
 export class Replayer {
   readonly state: ServerState;
   private readonly stateKey: string;
+  /** The whole cursor file (other servers' cursors are kept as they are). */
+  private readonly file: StateFile;
+  private dirty = false;
   private readonly ackedSet: Set<number>;
   /** Runs whose metrics must be read back before sending (earlier send failed or unknown). */
   private readonly uncertain = new Set<string>();
@@ -70,6 +80,7 @@ export class Replayer {
   ) {
     this.stateKey = `${client.config.trackingUri}#${experimentName}`;
     const file = this.readFile();
+    this.file = file;
     this.state = file.servers[this.stateKey] ?? {
       trackingUri: client.config.trackingUri,
       experimentName,
@@ -94,12 +105,12 @@ export class Replayer {
   }
 
   save(): void {
-    const file = this.readFile();
+    this.dirty = false;
     this.state.acked = [...this.ackedSet].sort((a, b) => a - b);
-    file.servers[this.stateKey] = this.state;
+    this.file.servers[this.stateKey] = this.state;
     const p = join(this.runDir, SYNC_STATE_FILE);
     // Write-then-rename: a crash never leaves a torn cursor.
-    writeFileSync(`${p}.tmp`, JSON.stringify(file, null, 1));
+    writeFileSync(`${p}.tmp`, JSON.stringify(this.file));
     renameSync(`${p}.tmp`, p);
   }
 
@@ -139,7 +150,7 @@ export class Replayer {
     if (todo.length === 0) return { sent: 0 };
     const signal = opts.signal;
     await this.experimentId(signal);
-    const pending = new Map<string, { seqs: number[]; metrics: WireMetric[]; params: Map<string, string>; tags: Map<string, string> }>();
+    const pending = new Map<string, PendingRun>();
     let sent = 0;
     const guard = async (seqs: number[], fn: () => Promise<void>): Promise<void> => {
       try {
@@ -154,7 +165,7 @@ export class Replayer {
         }
         throw err;
       } finally {
-        this.save();
+        this.dirty = true;
       }
     };
     const flushRun = async (run: string): Promise<void> => {
@@ -178,6 +189,24 @@ export class Replayer {
         this.uncertain.delete(run);
       });
     };
+    try {
+      await this.sendInOrder(todo, pending, opts, flushRun, guard);
+      for (const run of [...pending.keys()]) await flushRun(run);
+    } finally {
+      // One cursor write per send, also when it stops half-way.
+      if (this.dirty) this.save();
+    }
+    return { sent };
+  }
+
+  private async sendInOrder(
+    todo: TrackingEvent[],
+    pending: Map<string, PendingRun>,
+    opts: ReplayOptions,
+    flushRun: (run: string) => Promise<void>,
+    guard: (seqs: number[], fn: () => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const signal = opts.signal;
     for (const e of todo) {
       if (e.type === 'start') {
         await this.ensureRun(e.run, opts);
@@ -200,8 +229,6 @@ export class Replayer {
         await guard([e.seq], () => this.client.updateRun(info.runId, e.status, e.t, signal));
       }
     }
-    for (const run of [...pending.keys()]) await flushRun(run);
-    return { sent };
   }
 
   /** Creates the server runs of these start events now (their data goes with the next batch). */
@@ -210,7 +237,7 @@ export class Replayer {
     for (const e of events) if (e.type === 'start' && !this.state.runs[e.run]) await this.ensureRun(e.run, opts);
   }
 
-  private pendingOf(pending: Map<string, { seqs: number[]; metrics: WireMetric[]; params: Map<string, string>; tags: Map<string, string> }>, run: string) {
+  private pendingOf(pending: Map<string, PendingRun>, run: string): PendingRun {
     let p = pending.get(run);
     if (!p) pending.set(run, (p = { seqs: [], metrics: [], params: new Map(), tags: new Map() }));
     return p;
