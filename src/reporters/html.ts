@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Stage, Training, TuningReport } from '../report/index.js';
 import { baselineTraining, finalTraining, rangeTestOf } from './data.js';
 import { PARAMS, verdict } from './markdown.js';
-import { fmtNum, fmtPct, fmtSeconds, fmtValue, html, safeUrl } from './text.js';
+import { fmtNum, fmtPct, fmtSeconds, fmtValue, html, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
 import { vegaLiteSpecs } from './vega.js';
 
 export interface HtmlOptions {
@@ -47,19 +47,7 @@ function table(head: string[], rows: string[][]): string {
 }
 
 function trainingTable(t: Training): string {
-  return table(
-    ['Epoch', 'Step', 'Train loss', 'Val loss', 'Val accuracy', 'LR', 'Momentum', 'Time'],
-    t.history.slice(0, 1000).map((e) => [
-      String(e.epoch),
-      String(e.step),
-      fmtNum(e.trainLoss, 4),
-      fmtNum(e.valLoss, 4),
-      fmtPct(e.valAccuracy ?? null),
-      fmtNum(e.lr ?? null),
-      fmtNum(e.momentum ?? null),
-      fmtSeconds(e.seconds),
-    ]),
-  );
+  return table(TRAINING_COLUMNS, trainingRows(t.history, 1000));
 }
 
 function stageBlock(stage: Stage): string {

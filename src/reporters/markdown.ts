@@ -11,7 +11,7 @@ import type { Stage, Training, TuningReport } from '../report/index.js';
 import { UserInputError } from '../errors.js';
 import { baselineTraining, finalTraining, rangePoints, rangeTestOf, stageOf, type ChartName } from './data.js';
 import { baseComparisonChart, comparisonChart, finalTrainingCharts, mermaidBlock, rangeTestChart, type MermaidChart } from './mermaid.js';
-import { fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl } from './text.js';
+import { fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
 
 /** GitHub's limit on an issue/PR comment body. */
 export const COMMENT_LIMIT = 65_536;
@@ -270,19 +270,7 @@ function decisionSection(
 }
 
 function trainingTable(t: Training): string {
-  return table(
-    ['Epoch', 'Step', 'Train loss', 'Val loss', 'Val accuracy', 'LR', 'Momentum', 'Time'],
-    t.history.slice(0, 500).map((e) => [
-      String(e.epoch),
-      String(e.step),
-      fmtNum(e.trainLoss, 4),
-      fmtNum(e.valLoss, 4),
-      fmtPct(e.valAccuracy ?? null),
-      fmtNum(e.lr ?? null),
-      fmtNum(e.momentum ?? null),
-      fmtSeconds(e.seconds),
-    ]),
-  );
+  return table(TRAINING_COLUMNS, trainingRows(t.history, 500));
 }
 
 function trainingLine(t: Training): string {

@@ -101,3 +101,18 @@ export function fmtValue(v: number | string | boolean | null | undefined): strin
   if (v == null) return '—';
   return String(v);
 }
+
+/** Rows of a per-epoch training table (HTML and Markdown render the same columns). */
+export const TRAINING_COLUMNS = ['Epoch', 'Step', 'Train loss', 'Val loss', 'Val accuracy', 'LR', 'Momentum', 'Time'];
+export function trainingRows(history: readonly { epoch: number; step: number; trainLoss: number | null; valLoss: number | null; valAccuracy?: number | null; lr?: number; momentum?: number; seconds: number }[], limit: number): string[][] {
+  return history.slice(0, limit).map((e) => [
+    String(e.epoch),
+    String(e.step),
+    fmtNum(e.trainLoss, 4),
+    fmtNum(e.valLoss, 4),
+    fmtPct(e.valAccuracy ?? null),
+    fmtNum(e.lr ?? null),
+    fmtNum(e.momentum ?? null),
+    fmtSeconds(e.seconds),
+  ]);
+}

@@ -5,17 +5,9 @@
  * batch size (sub-linearly, like a GPU), so timings and budgets are deterministic.
  */
 import type { Trainer, TrainerFactory, TrainerSettings } from '../../src/sdk/trainers/types.js';
+import { mulberry32 } from '../../src/sdk/random.js';
+export { mulberry32 };
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());

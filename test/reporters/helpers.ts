@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseReport, type TuningReport } from '../../src/report/index.js';
+import { mulberry32 as rng } from '../../src/sdk/random.js';
+
+/** mulberry32, so a fuzz failure reproduces from its seed. */
+export { rng };
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 
@@ -41,17 +45,6 @@ export const HOSTILE = [
   '%%{init: {"theme":"dark"}}%%',
 ];
 
-/** mulberry32, so a fuzz failure reproduces from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The full fixture with every text field replaced by hostile strings picked by `seed`. */
 export function hostileReport(seed: number): TuningReport {

@@ -6,7 +6,7 @@
 import type { EpochRecord, Training } from '../../report/schema.js';
 import type { HyperSchedule } from '../schedules/index.js';
 import type { Trainer } from '../trainers/types.js';
-import { checkAbort } from './context.js';
+import { type StageContext, checkAbort } from './context.js';
 import { fmt } from './decide.js';
 import { StageProblem } from './errors.js';
 
@@ -78,4 +78,25 @@ export async function trainEpochs(trainer: Trainer, o: TrainEpochsOptions): Prom
     o.warn?.(`no test metrics (${(e as Error).message})`);
   }
   return { history, test, steps: totalSteps, wallSeconds: (o.clock() - t0) / 1000 };
+}
+
+/** The hooks a stage passes to trainEpochs: per-step and per-epoch metrics to its run, progress, warnings. */
+export function stageTrainingHooks(ctx: StageContext, label: string): Pick<TrainEpochsOptions, 'onStep' | 'onEpoch' | 'onProgress' | 'warn' | 'clock' | 'signal'> {
+  return {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    onStep: (step, m) => {
+      if (ctx.run) ctx.tracker?.logMetrics(ctx.run, m, step);
+    },
+    onEpoch: (rec) => {
+      if (ctx.run)
+        ctx.tracker?.logMetrics(
+          ctx.run,
+          { trainLoss: rec.trainLoss ?? NaN, valLoss: rec.valLoss ?? NaN, ...(rec.valAccuracy != null ? { valAccuracy: rec.valAccuracy } : {}), epoch: rec.epoch },
+          rec.step,
+        );
+    },
+    onProgress: (f) => ctx.progress(f),
+    warn: (m) => ctx.warn(`${label}: ${m}`),
+  };
 }

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { UserInputError, checkNumber } from '../../errors.js';
 import type { EvalResult, StepHyperParams, Trainer, TrainerFactory, TrainerSettings, TrainerSnapshot } from './types.js';
+import { seededPermutation } from '../random.js';
 
 export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError';
 /** A loss of (yTrue, yPred) returning a scalar mean over the batch. */
@@ -107,27 +108,6 @@ function correctCount(loss: LossName | LossFn, y: tf.Tensor, p: tf.Tensor): tf.T
     return tf.div(tf.sum(perExample), perExample.size / perExample.shape[0]) as tf.Scalar;
   }
   return undefined;
-}
-
-/** mulberry32 (seeded PRNG) and a Fisher–Yates permutation: fit's shuffle uses Math.random. */
-function permutation(n: number, seed: number): Int32Array {
-  let a = seed >>> 0;
-  const rand = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
 }
 
 function epochSeed(seed: number, epoch: number): number {
@@ -265,7 +245,7 @@ export class TfjsTrainer implements Trainer {
       beta1Product: 1,
       beta2Product: 1,
     };
-    this.order = permutation(n, epochSeed(opts.seed, 0));
+    this.order = seededPermutation(n, epochSeed(opts.seed, 0));
   }
 
   async step(hp: StepHyperParams): Promise<number> {
@@ -334,7 +314,7 @@ export class TfjsTrainer implements Trainer {
     if (this.position.batch >= this.stepsPerEpoch) {
       this.position.batch = 0;
       this.position.epoch++;
-      this.order = permutation(this.train.x.shape[0], epochSeed(this.opts.seed, this.position.epoch));
+      this.order = seededPermutation(this.train.x.shape[0], epochSeed(this.opts.seed, this.position.epoch));
     }
   }
 
@@ -415,7 +395,7 @@ export class TfjsTrainer implements Trainer {
     };
     const epochChanged = snapshot.position.epoch !== this.position.epoch;
     this.position = { ...snapshot.position };
-    if (epochChanged) this.order = permutation(this.train.x.shape[0], epochSeed(this.opts.seed, this.position.epoch));
+    if (epochChanged) this.order = seededPermutation(this.train.x.shape[0], epochSeed(this.opts.seed, this.position.epoch));
   }
 
   dispose(): void {

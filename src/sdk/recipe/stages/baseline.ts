@@ -8,7 +8,7 @@ import { makeHyperSchedule } from '../../schedules/index.js';
 import { type StageContext, buildTrainer, trainerSettings } from '../context.js';
 import { fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
-import { trainEpochs } from '../train.js';
+import { stageTrainingHooks, trainEpochs } from '../train.js';
 
 export async function baselineStage(ctx: StageContext): Promise<Partial<Stage>> {
   const b = ctx.settings.baseline;
@@ -22,17 +22,7 @@ export async function baselineStage(ctx: StageContext): Promise<Partial<Stage>> 
     result = await trainEpochs(trainer, {
       schedule,
       epochs,
-      clock: ctx.clock,
-      signal: ctx.signal,
-      onStep: (step, m) => {
-        if (ctx.run) ctx.tracker?.logMetrics(ctx.run, m, step);
-      },
-      onEpoch: (rec) => {
-        if (ctx.run)
-          ctx.tracker?.logMetrics(ctx.run, { trainLoss: rec.trainLoss ?? NaN, valLoss: rec.valLoss ?? NaN, ...(rec.valAccuracy != null ? { valAccuracy: rec.valAccuracy } : {}), epoch: rec.epoch }, rec.step);
-      },
-      onProgress: (f) => ctx.progress(f),
-      warn: (m) => ctx.warn(`baseline: ${m}`),
+      ...stageTrainingHooks(ctx, 'baseline'),
     });
   } finally {
     trainer.dispose();

@@ -8,7 +8,7 @@ import { oneCycle } from '../../schedules/index.js';
 import { type StageContext, buildTrainer, trainerSettings } from '../context.js';
 import { fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
-import { type TrainEpochsResult, trainEpochs } from '../train.js';
+import { type TrainEpochsResult, stageTrainingHooks, trainEpochs } from '../train.js';
 
 /** Epochs of the final run: configured, else what fits the stage's budget (at least 1), else 5. */
 export function finalEpochs(ctx: StageContext): { epochs: number; why: string } {
@@ -42,17 +42,7 @@ export async function finalStage(ctx: StageContext): Promise<Partial<Stage>> {
     result = await trainEpochs(trainer, {
       schedule,
       epochs,
-      clock: ctx.clock,
-      signal: ctx.signal,
-      onStep: (step, m) => {
-        if (ctx.run) ctx.tracker?.logMetrics(ctx.run, m, step);
-      },
-      onEpoch: (rec) => {
-        if (ctx.run)
-          ctx.tracker?.logMetrics(ctx.run, { trainLoss: rec.trainLoss ?? NaN, valLoss: rec.valLoss ?? NaN, ...(rec.valAccuracy != null ? { valAccuracy: rec.valAccuracy } : {}), epoch: rec.epoch }, rec.step);
-      },
-      onProgress: (f) => ctx.progress(f),
-      warn: (m) => ctx.warn(`final: ${m}`),
+      ...stageTrainingHooks(ctx, 'final'),
     });
   } finally {
     trainer.dispose();
