@@ -132,10 +132,20 @@ async function main(): Promise<void> {
     const batchedRequests = client.requestCount - before;
 
     const maxRequests = Math.max(...requests);
+    // How much the same work's time moves between repeats with logging off: when that spread is
+    // larger than the 2% target, the machine is too noisy for the comparison to decide.
+    const offSpreadPct = (100 * (Math.max(...offCpu) - Math.min(...offCpu))) / median(offCpu);
+    const verdict =
+      maxRequests > 15 ? 'not met (requests)'
+      : overheadPct <= 2 ? 'met'
+      : offSpreadPct > 2 ? `inconclusive: the logging-off runs alone vary by ${offSpreadPct.toFixed(1)}% of CPU time on this machine`
+      : 'not met (overhead)';
     const result = {
       name: 'mlflow-logging',
       target: `logging ${POINTS} metric points costs <= 15 HTTP requests and adds <= 2% wall time to a CPU-busy training loop`,
       met: maxRequests <= 15 && overheadPct <= 2,
+      verdict,
+      offSpreadPct: Number(offSpreadPct.toFixed(2)),
       /** CPU-time overhead plus the close() wait, relative to the loop: the number `met` uses. */
       points: POINTS,
       steps: STEPS,
@@ -169,7 +179,8 @@ async function main(): Promise<void> {
       ['overhead = CPU + close() wait', `${overheadPct.toFixed(2)}% (target <= 2%)`],
       [`${n} points, one request each`, `${perPointSeconds.toFixed(2)} s, ${n} requests`],
       [`${n} points, batched`, `${batchedSeconds.toFixed(3)} s, ${batchedRequests} request(s)`],
-      ['target met', String(result.met)],
+      ['spread of logging-off CPU time', `${offSpreadPct.toFixed(1)}%`],
+      ['target met', `${result.met} (${verdict})`],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));

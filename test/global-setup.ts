@@ -1,12 +1,13 @@
 /**
  * One MLflow server for the whole suite (start-up costs ~10-25 s on 2 cores). Tests read its URL
- * with `inject('mlflowUrl')`; when it cannot start they get `mlflowSkipReason` — and fail under CI.
+ * with `inject('mlflowUrl')` and wait for it with `waitForHealth`; when there is no mlflow binary
+ * they get `mlflowSkipReason` — and fail under CI.
  * `SUPERCONVERGE_MLFLOW_URL` reuses a server you already run.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { TEMPLATE_DB, findMlflowBin, startMlflowServer, type MlflowServer } from './support/mlflow-server.js';
+import { READY_MARKER, TEMPLATE_DB, findMlflowBin, startMlflowServer, type MlflowServer } from './support/mlflow-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,10 +35,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     reason = 'no mlflow binary: set SUPERCONVERGE_MLFLOW_BIN or run .ci/run to install it';
   } else {
     try {
-      server = await startMlflowServer({ bin });
-      // A migrated, empty store for tests that run their own server: copied now, before any test
-      // writes, it saves them the ~10 s of schema creation on start-up.
-      copyFileSync(join(server.dir, 'mlflow.db'), join(server.dir, TEMPLATE_DB));
+      // Not awaited: other areas' tests run while MLflow boots (10-25 s on 2 cores); tracking
+      // tests wait for /health in their beforeAll.
+      const s = await startMlflowServer({ bin, wait: false });
+      server = s;
+      // A migrated, empty store for tests that run their own server: copied as soon as the server
+      // is up, before the tests (which wait for /health first) write, it saves them schema creation.
+      // Tests wait for READY_MARKER, written after the copy, so no test writes during it.
+      void s.ready
+        .then(() => {
+          copyFileSync(join(s.dir, 'mlflow.db'), join(s.dir, TEMPLATE_DB));
+          writeFileSync(join(s.dir, READY_MARKER), 'ok');
+        })
+        .catch(() => undefined);
       project.provide('mlflowUrl', server.url);
       project.provide('mlflowDir', server.dir);
     } catch (e) {

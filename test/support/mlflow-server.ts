@@ -13,6 +13,8 @@ export const DEFAULT_MLFLOW_BIN = join(homedir(), '.cache', 'superconverge', 'ml
 
 /** An empty, migrated store the global setup leaves beside the shared server's store. */
 export const TEMPLATE_DB = 'template.db';
+/** Written by the global setup beside the store once the server is up and the template copied. */
+export const READY_MARKER = 'ready';
 
 export function findMlflowBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const bin = env.SUPERCONVERGE_MLFLOW_BIN || DEFAULT_MLFLOW_BIN;
@@ -57,9 +59,15 @@ export interface MlflowServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and store (after `stop`). */
   start(): Promise<void>;
+  /** Settles when the first start answered /health (or failed). */
+  ready: Promise<void>;
 }
 
-export async function startMlflowServer(o: { bin: string; dir?: string; port?: number; timeoutMs?: number; templateDb?: string }): Promise<MlflowServer> {
+/**
+ * Starts a server. With `wait: false` it returns as soon as the process is spawned (the port is
+ * known), so the suite's other test files run while MLflow boots; `ready` settles on /health.
+ */
+export async function startMlflowServer(o: { bin: string; dir?: string; port?: number; timeoutMs?: number; templateDb?: string; wait?: boolean }): Promise<MlflowServer> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'sc-mlflow-'));
   mkdirSync(dir, { recursive: true });
   if (o.templateDb && existsSync(o.templateDb) && !existsSync(join(dir, 'mlflow.db'))) copyFileSync(o.templateDb, join(dir, 'mlflow.db'));
@@ -71,6 +79,7 @@ export async function startMlflowServer(o: { bin: string; dir?: string; port?: n
     port,
     dir,
     startSeconds: 0,
+    ready: Promise.resolve(),
     async start() {
       const t0 = Date.now();
       const log = openSync(join(dir, 'server.log'), 'a');
@@ -125,6 +134,8 @@ export async function startMlflowServer(o: { bin: string; dir?: string; port?: n
       proc = undefined;
     },
   };
-  await server.start();
+  server.ready = server.start();
+  if (o.wait === false) server.ready.catch(() => undefined);
+  else await server.ready;
   return server;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MlflowClient, MlflowTracker, fromWireNumber, resolveMlflowConfig } from '../../src/sdk/tracking/index.js';
 import { TEMPLATE_DB, findMlflowBin, startMlflowServer, type MlflowServer } from '../support/mlflow-server.js';
-import { mlflowUrl, tmp } from './helpers.js';
+import { mlflowUrl, serverReady, tmp } from './helpers.js';
 
 const sharedUrl = mlflowUrl();
 const bin = findMlflowBin();
@@ -18,7 +18,13 @@ describe.skipIf(!sharedUrl || !bin)('MLflow outage in the middle of a run', () =
 
   it('a server stopped and restarted mid-run receives every point exactly once, and logging never blocks', async () => {
     const shared = inject('mlflowDir');
-    server = await startMlflowServer({ bin: bin!, templateDb: shared ? join(shared, TEMPLATE_DB) : undefined });
+    let template: string | undefined;
+    if (shared) {
+      // The suite's server leaves an empty migrated store once it is up: start from a copy.
+      await serverReady(sharedUrl);
+      template = join(shared, TEMPLATE_DB);
+    }
+    server = await startMlflowServer({ bin: bin!, templateDb: template });
     const startSeconds = server.startSeconds;
     const env = { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '2', MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.2', MLFLOW_HTTP_REQUEST_TIMEOUT: '5' };
     const config = resolveMlflowConfig({ tracking: server.url, experimentName: 'outage', env });

@@ -1,8 +1,9 @@
 /** Shared pieces of the tracking tests: the server URL (or why there is none) and a synthetic tune. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { READY_MARKER, waitForHealth } from '../support/mlflow-server.js';
 import type { TuningReport, RangeTestResult, Training } from '../../src/report/schema.js';
 import { logTuningReport, systemTags, type Tracker } from '../../src/sdk/tracking/index.js';
 
@@ -15,6 +16,17 @@ export function mlflowUrl(): string {
     console.warn(`[tracking] skipping MLflow server tests: ${reason}`);
   }
   return url;
+}
+
+/** Waits for the suite's server (it boots while other test files run). */
+export async function serverReady(url: string): Promise<void> {
+  const dir = inject('mlflowDir');
+  if (!dir) return waitForHealth(url, 170_000);
+  const deadline = Date.now() + 170_000;
+  while (!existsSync(join(dir, READY_MARKER))) {
+    if (Date.now() > deadline) throw new Error(`the suite's MLflow server did not become ready: see ${join(dir, 'server.log')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export function tmp(prefix = 'sc-track-'): string {

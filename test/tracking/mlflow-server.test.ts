@@ -5,7 +5,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LocalTracker,
   MlflowClient,
@@ -19,7 +19,7 @@ import {
   syncRunDir,
 } from '../../src/sdk/tracking/index.js';
 import type { TuningReport } from '../../src/report/schema.js';
-import { logSyntheticTune, mlflowUrl, syntheticReport, tmp } from './helpers.js';
+import { logSyntheticTune, mlflowUrl, serverReady, syntheticReport, tmp } from './helpers.js';
 
 const url = mlflowUrl();
 
@@ -84,6 +84,7 @@ async function expectTuneOnServer(c: MlflowClient, runs: Record<string, string>,
 
 describe.skipIf(!url)('MLflow tracking against a real server', () => {
   const servers: Server[] = [];
+  beforeAll(() => serverReady(url));
   afterAll(() => servers.forEach((s) => s.close()));
 
   it('a live tune lands with every point, param, tag, nesting, status and report.json, read back through the API', async () => {
