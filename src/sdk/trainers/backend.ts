@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-layers';
 import { UserInputError } from '../../errors.js';
 import { registerWasmConvGradients } from './wasm-conv-kernels.js';
 import { registerWasmPoolGradients } from './wasm-pool-kernels.js';
+import { registerWasmMatMulFix } from './wasm-matmul-kernels.js';
 
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -68,6 +69,8 @@ async function tryCandidate(c: Candidate): Promise<{ name: string; device: strin
       registerWasmConvGradients();
       // wasm's own MaxPoolGrad is a scalar loop, the slowest kernel of a CNN step (wasm-pool-kernels.ts).
       registerWasmPoolGradients();
+      // wasm's BatchMatMul is ~15x slower with transposed operands, as in every dense layer's gradient.
+      registerWasmMatMulFix();
       if (!(await trySetBackend('wasm'))) throw new Error("setBackend('wasm') failed");
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'simd' : 'no simd';
       // The wasm backend runs single-threaded under Node (DESIGN.md).
