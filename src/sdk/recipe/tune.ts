@@ -421,6 +421,8 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
     emit({ type: 'stage-end', stage: id, stageIndex, stageFraction: 1, status: stage.status === 'skipped' ? 'skipped' : 'complete', message: stage.decision?.summary });
   }
 
+  // Wait (bounded) for the server to have the runs, so report.json can link them.
+  if (tracker) await tracker.flush(10_000).catch(() => undefined);
   const report = await save('complete');
   // The charts, the Markdown and the HTML page beside report.json, uploaded with it.
   const formats = reportFormats ?? ['md', 'html', 'svg', 'png'];
