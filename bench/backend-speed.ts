@@ -17,7 +17,7 @@
  * wasm's "built-in" variant still needs our Conv2DBackpropFilter (wasm 4.22 has none, so a CNN
  * cannot train at all); it uses wasm's own Conv2DBackpropInput, MaxPoolGrad and BatchMatMul.
  *
- *   node --import tsx bench/backend-speed.ts      # ~2 minutes; BENCH_ROUNDS=5 BENCH_STEPS=3
+ *   node --import tsx bench/backend-speed.ts      # ~3 minutes; BENCH_ROUNDS=7 BENCH_STEPS=4
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -33,8 +33,8 @@ import { registerWasmMatMulFix, unregisterWasmMatMulFix } from '../src/sdk/train
 import { buildDemoModel } from '../src/demo/model.js';
 import { loadDigits } from '../src/demo/mnist.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const STEPS = Number(process.env.BENCH_STEPS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const STEPS = Number(process.env.BENCH_STEPS ?? 4);
 const CPU_BATCH = 16;
 
 // wasm's own kernels, captured before loadBackend replaces them.
