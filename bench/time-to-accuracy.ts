@@ -17,6 +17,9 @@
  *   BENCH_SEEDS=3 BENCH_CAP=12 BENCH_ONECYCLE_EPOCHS=6 BENCH_PRERUN_EPOCHS=2 BENCH_RANGE_ITERS=100
  *   BENCH_MAXLR=0.3 BENCH_MINLR=0.03   # skip the range test and use these
  *   BENCH_TARGET=0.98 BENCH_TRAIN=7000   # accuracy to reach; training digits (smoke tests: fewer)
+ *   BENCH_METHODS=onecycle               # a subset of onecycle,adam,sgd,step (the target needs (a) and a baseline)
+ * Runs are deterministic (seeded data split, initialisation, shuffle and augmentation on one backend),
+ * so a subset run reproduces the same epochs as the full run for the methods it shares.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadDigits, randomShift, type MnistDigits } from '../src/demo/mnist.js';
@@ -25,6 +28,7 @@ import { rangeTest } from '../src/sdk/range-test/index.js';
 import { type HyperSchedule, makeHyperSchedule, oneCycle } from '../src/sdk/schedules/index.js';
 import { describeBackend, loadBackend } from '../src/sdk/trainers/backend.js';
 import { tfjsTrainer, type TfjsTrainer } from '../src/sdk/trainers/tfjs.js';
+import { UserInputError } from '../src/errors.js';
 import { envNumber, fmtPct, fmtS, machine, median, table, writeResult, yieldToLoop } from './_common.js';
 
 const SEEDS = envNumber('BENCH_SEEDS', 3, { integer: true, min: 1 });
@@ -43,6 +47,15 @@ const DEMO_LR = { startLr: 1e-4, endLr: 10, momentum: 0.9 };
 const RECIPE_START_WD = 1e-3;
 
 type Method = 'onecycle' | 'adam' | 'sgd' | 'step';
+const ALL_METHODS: Method[] = ['onecycle', 'adam', 'sgd', 'step'];
+const METHODS: Method[] = (() => {
+  const raw = process.env.BENCH_METHODS;
+  if (!raw) return ALL_METHODS;
+  const picked = raw.split(',').map((x) => x.trim());
+  const bad = picked.find((x) => !ALL_METHODS.includes(x as Method));
+  if (bad !== undefined || picked.length === 0) throw new UserInputError('BENCH_METHODS', raw, `a comma-separated subset of ${ALL_METHODS.join(', ')}`);
+  return ALL_METHODS.filter((x) => picked.includes(x));
+})();
 const LABEL: Record<Method, string> = {
   onecycle: '(a) 1cycle, recommended values',
   adam: '(b) Adam 1e-3, constant',
@@ -138,7 +151,11 @@ async function main(): Promise<void> {
   let lrSource: string;
   const seed0 = loadDigits({ seed: 0, train: TRAIN });
   try {
-    if (GIVEN_MAXLR) {
+    if (!METHODS.includes('onecycle')) {
+      maxLr = NaN;
+      minLr = NaN;
+      lrSource = 'not run';
+    } else if (GIVEN_MAXLR) {
       maxLr = GIVEN_MAXLR;
       minLr = GIVEN_MINLR ?? maxLr / 10;
       lrSource = 'given (BENCH_MAXLR)';
@@ -158,7 +175,7 @@ async function main(): Promise<void> {
 
     // (c)'s LR: a short constant-LR pre-run of each candidate on seed 0, best validation accuracy.
     const prerun: { lr: number; valAccuracy: number; valLoss: number }[] = [];
-    for (const lr of SGD_LRS) {
+    for (const lr of METHODS.includes('sgd') || METHODS.includes('step') ? SGD_LRS : []) {
       const trainer = await newTrainer(seed0, 0, 'sgd', 0);
       try {
         for (let i = 0; i < PRERUN_EPOCHS * trainer.stepsPerEpoch; i++) await trainer.step({ lr, momentum: 0.9 });
@@ -169,10 +186,10 @@ async function main(): Promise<void> {
         trainer.dispose();
       }
     }
-    const sgdLr = [...prerun].sort((a, b) => b.valAccuracy - a.valAccuracy || a.valLoss - b.valLoss)[0].lr;
+    const sgdLr = [...prerun].sort((a, b) => b.valAccuracy - a.valAccuracy || a.valLoss - b.valLoss)[0]?.lr ?? NaN;
     console.log(`(c)/(d) LR ${sgdLr}`);
 
-    const methods: Method[] = ['onecycle', 'adam', 'sgd', 'step'];
+    const methods = METHODS;
     const runs: RunRecord[] = [];
     for (let s = 0; s < SEEDS; s++) {
       const seed = s + 1; // seed 0's split chose the LRs: measure on other splits
@@ -230,8 +247,16 @@ async function main(): Promise<void> {
         secondsPerEpoch,
       };
     });
-    const a = summary[0];
-    const best = summary.slice(1).reduce((x, y) => (y.medianEpochs < x.medianEpochs ? y : x));
+    const a = summary.find((x) => x.method === 'onecycle');
+    const baselines = summary.filter((x) => x.method !== 'onecycle');
+    if (!a || baselines.length === 0) {
+      const out = table(['method', 'seeds reaching', 'median epochs to target', `test acc. after ${ONECYCLE_EPOCHS} epochs (median)`, 'best test acc. (median)'], summary.map((r) => [r.label, r.reached, Number.isFinite(r.medianEpochs) ? String(r.medianEpochs) : `not reached in ${r.cap}`, fmtPct(r.accuracyAtEqualEpochs), fmtPct(r.bestAccuracy)]));
+      console.log(`\n${out}\n\n(a subset of the methods: no comparison, no target)`);
+      const file = writeResult({ name: 'time-to-accuracy-subset', target: 'none (subset run)', met: null, machine: m, backend: describeBackend(backend), methods, recommended: { maxLr, minLr, source: lrSource }, sgd: { chosen: sgdLr, prerun }, summary, runs, table: out });
+      console.log(`wrote ${file}`);
+      return;
+    }
+    const best = baselines.reduce((x, y) => (y.medianEpochs < x.medianEpochs ? y : x));
     // With the best baseline not reaching the target in CAP epochs it needs more than CAP: the
     // target holds when (a) reaches it in at most (CAP + 1) / 2 epochs, and the ratio is an upper bound.
     const bestEpochsBound = Number.isFinite(best.medianEpochs) ? best.medianEpochs : CAP + 1;
