@@ -11,3 +11,5 @@ export { loadBackend, describeBackend, type BackendPreference, type LoadedBacken
 export { tfjsTrainer, tfjsTrainerFactory, TfjsTrainer, type TfjsTrainerOptions, type TensorData, type DatasetData } from './sdk/trainers/tfjs.js';
 export { oneCycleCallback, applyHyperParams } from './sdk/trainers/callback.js';
 export { registerWasmConvGradients } from './sdk/trainers/wasm-conv-kernels.js';
+export { registerWasmPoolGradients } from './sdk/trainers/wasm-pool-kernels.js';
+export { registerWasmMatMulFix } from './sdk/trainers/wasm-matmul-kernels.js';
