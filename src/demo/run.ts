@@ -36,7 +36,7 @@ export interface DemoOptions {
 /** The demo's defaults, measured on 2 CPU cores (wasm backend). */
 export const DEMO_DEFAULTS = {
   /** Whole-recipe budget (tuning stages + final 1cycle training); the baseline comes on top. */
-  budget: '9m',
+  budget: '7m',
   batchSize: 128,
   /** Held-out digits: at 98% one digit in 2,000 is 0.05 points. */
   test: DIGITS_SPLIT_DEFAULTS.test,

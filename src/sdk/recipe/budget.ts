@@ -32,11 +32,12 @@ export type PlannedStage = 'lr' | 'batch-size' | 'momentum' | 'weight-decay' | '
 
 /** Share of the budget of each stage (normalised over the stages that run). */
 export const BUDGET_SHARES: Record<PlannedStage, number> = {
-  lr: 0.06,
+  // The re-check gets the same share as the first test: a shorter sweep would move maxLr by noise.
+  lr: 0.05,
   'batch-size': 0.16,
   momentum: 0.12,
   'weight-decay': 0.12,
-  'lr-recheck': 0.04,
+  'lr-recheck': 0.05,
   final: 0.5,
   // Outside the budget (it is a comparison, not tuning); weighted like the final run for progress.
   baseline: 0.5,

@@ -154,7 +154,12 @@ export async function lrRecheckStage(ctx: StageContext): Promise<Partial<Stage>>
   const before = state.maxLr;
   const stage = await lrStage(ctx);
   const changed = at
-    ? `batch ${at.batchSize} → ${state.batchSize}, weight decay ${fmt(at.weightDecay)} → ${fmt(state.weightDecay)}`
+    ? [
+        at.batchSize !== state.batchSize ? `batch ${at.batchSize} → ${state.batchSize}` : '',
+        at.weightDecay !== state.weightDecay ? `weight decay ${fmt(at.weightDecay)} → ${fmt(state.weightDecay)}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ')
     : 'no earlier LR test';
   stage.title = 'Learning rate re-check (settings changed)';
   if (stage.decision) {
