@@ -48,6 +48,13 @@ describe('superconverge CLI: help, version and bad input', () => {
     expectUsageError(await runCli(['tune', '--resume', dir]), 'resume', /run\.json/);
   });
 
+  it('sync refuses a folder that is not a run folder, and a missing tracking URI, naming what to set', async () => {
+    const dir = tmp();
+    expectUsageError(await runCli(['sync', dir, '--tracking-uri', 'http://127.0.0.1:9']), 'run-dir', 'not a run folder: no events.jsonl');
+    writeFileSync(join(dir, 'events.jsonl'), '');
+    expectUsageError(await runCli(['sync', dir], { env: { MLFLOW_TRACKING_URI: '' } }), '--tracking-uri or MLFLOW_TRACKING_URI', 'not set', /http:\/\/ or https:\/\//);
+  });
+
   it('rejects a missing or invalid report and an unknown format', async () => {
     const dir = tmp();
     expectUsageError(await runCli(['report', join(dir, 'missing.json')]), 'missing.json', /cannot read/);

@@ -58,7 +58,12 @@ export function resolveMlflowConfig(
   const env = options.env ?? process.env;
   const raw = (options.tracking ?? env.MLFLOW_TRACKING_URI ?? '').trim();
   if (!isHttpTrackingUri(raw))
-    throw new UserInputError('tracking', raw, 'an http:// or https:// MLflow tracking server URI', 'not an http(s) URI');
+    throw new UserInputError(
+      'tracking URI (--tracking-uri or MLFLOW_TRACKING_URI)',
+      raw,
+      'an http:// or https:// MLflow tracking server URI',
+      raw ? 'not an http(s) URI' : 'not set',
+    );
   let url: URL;
   try {
     url = new URL(raw);

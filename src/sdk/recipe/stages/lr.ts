@@ -90,7 +90,7 @@ function rangeTestDecision(r: RangeTestResult, label: string) {
     candidates,
     winner: chosen.maxLr,
     rule: chosen.rule,
-    summary: `${label}: maxLr ${fmt(chosen.maxLr)}, minLr ${fmt(chosen.minLr)} from ${r.lr.length} points of a ${r.sweep} sweep ${fmt(r.startLr)}–${fmt(r.endLr)} (stop: ${r.stopReason}).`,
+    summary: `${label}: maxLr ${fmt(chosen.maxLr)}, minLr ${fmt(chosen.minLr)} from ${r.lr.length} points of an ${r.sweep} sweep ${fmt(r.startLr)}–${fmt(r.endLr)} (stop: ${r.stopReason}).`,
     confidence: r.outcome === 'ok' ? ('high' as const) : ('low' as const),
     ...(r.outcome !== 'ok' ? { confidenceReason: r.outcomeReason ?? r.outcome } : {}),
   };
