@@ -14,12 +14,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadDigits, randomShift } from '../src/demo/mnist.js';
-import { buildDemoModel } from '../src/demo/model.js';
-import { demoTuneSettings } from '../src/demo/run.js';
+import { loadDigits } from '../src/demo/mnist.js';
+import { demoTrainerFactory, demoTuneSettings } from '../src/demo/run.js';
 import { type ProgressEvent, type StageId, tune } from '../src/sdk/recipe/index.js';
 import { describeBackend, loadBackend } from '../src/sdk/trainers/backend.js';
-import { tfjsTrainerFactory } from '../src/sdk/trainers/tfjs.js';
 import { envNumber, machine, rssSampler, table, writeResult } from './_common.js';
 
 const BUDGET = process.env.BENCH_BUDGET ?? '2m';
@@ -51,13 +49,7 @@ async function main(): Promise<void> {
     await tune({
       ...settings,
       ...(settings.baseline ? { baseline: { ...settings.baseline, epochs: EPOCHS } } : {}),
-      trainer: tfjsTrainerFactory({
-        model: (seed) => buildDemoModel({ seed }),
-        data: { xTrain: digits.train.x, yTrain: digits.train.y, xVal: digits.validation.x, yVal: digits.validation.y, xTest: digits.test.x, yTest: digits.test.y },
-        loss: 'categoricalCrossentropy',
-        augment: randomShift({ seed: SEED, maxShift: 2 }),
-        backend: describeBackend(backend),
-      }),
+      trainer: demoTrainerFactory(digits, SEED, describeBackend(backend)),
       onProgress: (e: ProgressEvent) => {
         if (e.type === 'stage-start') open.set(e.stage, tf.memory().numTensors);
         if (e.type === 'stage-end') {

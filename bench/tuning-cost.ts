@@ -13,12 +13,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDigits, randomShift } from '../src/demo/mnist.js';
-import { buildDemoModel } from '../src/demo/model.js';
-import { demoTuneSettings } from '../src/demo/run.js';
+import { loadDigits } from '../src/demo/mnist.js';
+import { demoTrainerFactory, demoTuneSettings } from '../src/demo/run.js';
 import { type ProgressEvent, type StageId, tune } from '../src/sdk/recipe/index.js';
 import { describeBackend, loadBackend } from '../src/sdk/trainers/backend.js';
-import { tfjsTrainerFactory } from '../src/sdk/trainers/tfjs.js';
 import { envNumber, fmtS, fmtX, machine, table, writeResult } from './_common.js';
 
 const BUDGET = process.env.BENCH_BUDGET ?? '9m';
@@ -37,13 +35,7 @@ async function main(): Promise<void> {
   try {
     const { report } = await tune({
       ...settings,
-      trainer: tfjsTrainerFactory({
-        model: (seed) => buildDemoModel({ seed }),
-        data: { xTrain: digits.train.x, yTrain: digits.train.y, xVal: digits.validation.x, yVal: digits.validation.y, xTest: digits.test.x, yTest: digits.test.y },
-        loss: 'categoricalCrossentropy',
-        augment: randomShift({ seed: SEED, maxShift: 2 }),
-        backend: describeBackend(backend),
-      }),
+      trainer: demoTrainerFactory(digits, SEED, describeBackend(backend)),
       onProgress: (e: ProgressEvent) => {
         if (e.type !== 'progress') marks.push({ stage: e.stage, type: e.type, at: performance.now() });
         if (e.type === 'stage-end') console.log(`  ${e.stage}: ${e.status} after ${((performance.now() - t0) / 1000).toFixed(1)} s — ${e.message ?? ''}`);

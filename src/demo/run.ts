@@ -11,8 +11,9 @@ import { parseBudget } from '../sdk/recipe/budget.js';
 import { createTracker } from '../sdk/tracking/index.js';
 import { type BackendPreference, describeBackend, loadBackend } from '../sdk/trainers/backend.js';
 import { tfjsTrainerFactory } from '../sdk/trainers/tfjs.js';
+import type { TrainerFactory } from '../sdk/trainers/types.js';
 import { createProgressDisplay, formatSeconds } from '../cli/progress.js';
-import { DIGITS_SPLIT_DEFAULTS, loadDigits, randomShift } from './mnist.js';
+import { DIGITS_SPLIT_DEFAULTS, type MnistDigits, loadDigits, randomShift } from './mnist.js';
 import { buildDemoModel } from './model.js';
 
 export interface DemoOptions {
@@ -85,6 +86,28 @@ export function sideBySide(report: TuningReport): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');
 }
 
+/**
+ * The demo's TrainerFactory: the demo CNN on the digits, categorical cross-entropy, seeded random
+ * shifts of ±2 px (the standard MNIST augmentation, worth ~0.3 points here). The benchmarks use it
+ * too, so they measure what the demo runs.
+ */
+export function demoTrainerFactory(digits: MnistDigits, seed: number, backend: string): TrainerFactory {
+  return tfjsTrainerFactory({
+    model: (s) => buildDemoModel({ seed: s }),
+    data: {
+      xTrain: digits.train.x,
+      yTrain: digits.train.y,
+      xVal: digits.validation.x,
+      yVal: digits.validation.y,
+      xTest: digits.test.x,
+      yTest: digits.test.y,
+    },
+    loss: 'categoricalCrossentropy',
+    augment: randomShift({ seed, maxShift: 2 }),
+    backend,
+  });
+}
+
 export async function runDemo(o: DemoOptions): Promise<{ report: TuningReport; runDir: string }> {
   const stdout = o.stdout ?? process.stdout;
   if (o.budget != null) parseBudget(o.budget); // a bad --budget fails before anything loads
@@ -98,21 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<{ report: TuningReport; r
   const digits = loadDigits({ seed: o.seed, train: trainSize, validation: DEMO_DEFAULTS.validation, test: DEMO_DEFAULTS.test });
   display.log(`data: ${digits.train.labels.length} training, ${digits.validation.labels.length} validation, ${digits.test.labels.length} test digits (seed ${o.seed})`);
   try {
-    const trainer = tfjsTrainerFactory({
-      model: (seed) => buildDemoModel({ seed }),
-      data: {
-        xTrain: digits.train.x,
-        yTrain: digits.train.y,
-        xVal: digits.validation.x,
-        yVal: digits.validation.y,
-        xTest: digits.test.x,
-        yTest: digits.test.y,
-      },
-      loss: 'categoricalCrossentropy',
-      // Seeded random shifts of ±2 px: the standard MNIST augmentation, worth ~0.3 points here.
-      augment: randomShift({ seed: o.seed, maxShift: 2 }),
-      backend: describeBackend(backend),
-    });
+    const trainer = demoTrainerFactory(digits, o.seed, describeBackend(backend));
     const options: TuneOptions = o.resume
       ? { trainer, resume: o.resume }
       : { ...demoTuneSettings(o), trainer };
