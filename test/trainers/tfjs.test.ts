@@ -277,8 +277,15 @@ describe('tfjsTrainer on the demo CNN (wasm)', () => {
   it('weightsFinite turns false once a huge learning rate blows the weights up', async () => {
     const t = await tfjsTrainer({ model: cnn, data: data(), batchSize: 64, seed: 4 });
     expect(await t.weightsFinite()).toBe(true);
+    const start = await t.snapshot();
+    await t.step({ lr: 1e-3, momentum: 0.9 });
+    expect(await t.weightsFinite()).toBe(true); // read back with the step's loss
     for (let i = 0; i < 3; i++) await t.step({ lr: 1e30, momentum: 0.9 });
     expect(await t.weightsFinite()).toBe(false);
+    // after a restore the answer is about the restored weights, not the last step
+    await t.restore(start);
+    expect(await t.weightsFinite()).toBe(true);
+    start.dispose();
     t.dispose();
   });
 

@@ -208,6 +208,8 @@ export class TfjsTrainer implements Trainer {
   private order: Int32Array;
   private position = { epoch: 0, batch: 0, step: 0 };
   private disposed = false;
+  /** Whether the weights were all finite after the last step; unknown after a restore. */
+  private finiteAfterStep: boolean | undefined;
 
   /** Use `tfjsTrainer(...)`. */
   constructor(
@@ -297,14 +299,18 @@ export class TfjsTrainer implements Trainer {
         if (wd > 0 && this.decoupled && this.decays[i]) next = tf.mul(next, tf.scalar(1 - lr * wd));
         w.assign(next);
       });
-      return [value, ms, vs] as [tf.Scalar, tf.Tensor[], tf.Tensor[]];
+      // Whether every updated weight is finite, read back with the loss: the range test asks after
+      // every few steps (wasm can clip a NaN loss to a finite one), and a separate check cost ~5%.
+      const finite = tf.min(tf.stack(vars.map((w) => tf.cast(tf.all(tf.isFinite(w)), 'float32'))));
+      return [tf.stack([value, finite]), ms, vs] as [tf.Tensor1D, tf.Tensor[], tf.Tensor[]];
     });
     tf.dispose([...this.slots.m, ...this.slots.v]);
     this.slots = { m: newM, v: newV, beta1Product: adam ? beta1Product : 1, beta2Product: adam ? beta2Product : 1 };
     this.advance();
-    // The one sync per step.
-    const loss = (await lossT.data())[0];
+    // The one sync per step: the loss and whether the weights are finite.
+    const [loss, finite] = await lossT.data();
     lossT.dispose();
+    this.finiteAfterStep = finite === 1;
     return loss;
   }
 
@@ -357,6 +363,9 @@ export class TfjsTrainer implements Trainer {
 
   async weightsFinite(): Promise<boolean> {
     this.checkAlive();
+    // Known from the last step when every weight is trainable (non-trainable ones, e.g. batch-norm
+    // statistics, are not covered by the step's check).
+    if (this.finiteAfterStep !== undefined && this.vars.length === this.model.weights.length) return this.finiteAfterStep;
     const all = this.model.weights.map((w) => w.read());
     const ok = tf.tidy(() => tf.min(tf.stack(all.map((w) => tf.cast(tf.all(tf.isFinite(w)), 'float32')))));
     const v = (await ok.data())[0];
@@ -393,6 +402,7 @@ export class TfjsTrainer implements Trainer {
       beta1Product: snapshot.slots.beta1Product,
       beta2Product: snapshot.slots.beta2Product,
     };
+    this.finiteAfterStep = undefined;
     const epochChanged = snapshot.position.epoch !== this.position.epoch;
     this.position = { ...snapshot.position };
     if (epochChanged) this.order = seededPermutation(this.train.x.shape[0], epochSeed(this.opts.seed, this.position.epoch));
