@@ -9,15 +9,10 @@
  * plain operands: in a training step of the demo CNN (batch 128) BatchMatMul was the largest
  * kernel (~190 ms of ~500 ms, profiled on a loaded machine).
  */
-import { BatchMatMul, getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { BatchMatMul, getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmKernelSwap } from './wasm-kernel-swap.js';
 
 type Backend = { disposeData(dataId: object, force?: boolean): boolean };
-
-/** Marks our kernel function so that registering twice is a no-op. */
-const OURS = Symbol.for('superconverge.wasmBatchMatMul');
-
-/** wasm's own kernel: does the plain products, and is restored by `unregisterWasmMatMulFix`. */
-let original: KernelConfig | undefined;
 
 function transposeLastTwo(x: TensorInfo, backend: Backend): TensorInfo {
   const k = getKernel('Transpose', 'wasm');
@@ -29,6 +24,8 @@ function transposeLastTwo(x: TensorInfo, backend: Backend): TensorInfo {
 
 function batchMatMul(args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: Backend; attrs: NamedAttrMap }): TensorInfo {
   const { inputs, backend, attrs } = args;
+  // wasm's own kernel does the plain products.
+  const original = swap.original;
   if (!original) throw new Error('superconverge wasm BatchMatMul: the original wasm kernel is missing');
   const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
   if (!transposeA && !transposeB) return original.kernelFunc(args as never) as TensorInfo;
@@ -40,25 +37,14 @@ function batchMatMul(args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: 
   return out;
 }
 
-/**
- * Registers the transposing `BatchMatMul` for the wasm backend. Idempotent; call before or after
- * `setBackend('wasm')` (the original kernel's setup function is kept).
- */
+const swap = wasmKernelSwap(BatchMatMul, batchMatMul as unknown as KernelFunc);
+
+/** Registers the transposing `BatchMatMul` for the wasm backend. Idempotent. */
 export function registerWasmMatMulFix(): void {
-  const existing = getKernel(BatchMatMul, 'wasm');
-  if (existing && (existing.kernelFunc as unknown as Record<symbol, boolean>)[OURS]) return;
-  if (!existing) throw new Error('wasm backend has no BatchMatMul kernel to wrap: import @tensorflow/tfjs-backend-wasm first');
-  original = existing;
-  const kernelFunc = batchMatMul as unknown as KernelFunc;
-  (kernelFunc as unknown as Record<symbol, boolean>)[OURS] = true;
-  unregisterKernel(BatchMatMul, 'wasm');
-  registerKernel({ kernelName: BatchMatMul, backendName: 'wasm', kernelFunc, setupFunc: existing.setupFunc });
+  swap.register();
 }
 
 /** Restores wasm's own `BatchMatMul` (for A/B measurements). */
 export function unregisterWasmMatMulFix(): void {
-  const existing = getKernel(BatchMatMul, 'wasm');
-  if (!existing || !(existing.kernelFunc as unknown as Record<symbol, boolean>)[OURS] || !original) return;
-  unregisterKernel(BatchMatMul, 'wasm');
-  registerKernel(original);
+  swap.unregister();
 }

@@ -33,7 +33,8 @@
  * padding skipped): exact, and faster than the built-in kernel (24 ms vs ~105 ms at 128x28x28x16).
  * Non-finite inputs (NaN, ±Inf) on the 2x2 fast path are not guaranteed to match cpu.
  */
-import { backend_util, getKernel, MaxPoolGrad, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, getKernel, MaxPoolGrad, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmKernelSwap } from './wasm-kernel-swap.js';
 
 type Backend = {
   disposeData(dataId: object, force?: boolean): boolean;
@@ -48,12 +49,6 @@ interface MaxPoolGradAttrs {
   pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
-
-/** Marks our kernel function so that registering twice is a no-op. */
-const OURS = Symbol.for('superconverge.wasmMaxPoolGrad');
-
-/** The wasm kernel we replace, kept so that `unregisterWasmPoolGradients` can restore it. */
-let original: KernelConfig | undefined;
 
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
   const k = getKernel(name, 'wasm');
@@ -158,28 +153,14 @@ function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output
   return dx;
 }
 
-/**
- * Registers the fast `MaxPoolGrad` for the wasm backend (the original stays in use for the
- * configurations it does not cover). Idempotent. Call before `setBackend('wasm')` or after: the
- * original kernel's setup function is kept, so either order works.
- */
+const swap = wasmKernelSwap(MaxPoolGrad, maxPoolGrad as unknown as KernelFunc);
+
+/** Registers the fast `MaxPoolGrad` for the wasm backend (every configuration). Idempotent. */
 export function registerWasmPoolGradients(): void {
-  const existing = getKernel(MaxPoolGrad, 'wasm');
-  if (existing && (existing.kernelFunc as unknown as Record<symbol, boolean>)[OURS]) return;
-  if (!existing) throw new Error('wasm backend has no MaxPoolGrad kernel to replace: import @tensorflow/tfjs-backend-wasm first');
-  original = existing;
-  const kernelFunc = maxPoolGrad as unknown as KernelFunc;
-  (kernelFunc as unknown as Record<symbol, boolean>)[OURS] = true;
-  unregisterKernel(MaxPoolGrad, 'wasm');
-  // The original's setup (binding its wasm function) must still run when the backend starts,
-  // or the fallback would call an unbound function.
-  registerKernel({ kernelName: MaxPoolGrad, backendName: 'wasm', kernelFunc, setupFunc: existing.setupFunc });
+  swap.register();
 }
 
 /** Restores wasm's own `MaxPoolGrad` (for A/B measurements). */
 export function unregisterWasmPoolGradients(): void {
-  const existing = getKernel(MaxPoolGrad, 'wasm');
-  if (!existing || !(existing.kernelFunc as unknown as Record<symbol, boolean>)[OURS] || !original) return;
-  unregisterKernel(MaxPoolGrad, 'wasm');
-  registerKernel(original);
+  swap.unregister();
 }
