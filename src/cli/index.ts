@@ -171,6 +171,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The process entry (bin/superconverge.js and the tests' runner): main, then the exit code. */
+export function run(argv: string[] = process.argv): Promise<void> {
+  return main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      console.error(error);
+      process.exitCode = EXIT.failure;
+    },
+  );
+}
+
 export function reportError(error: unknown): number {
   if (error instanceof CommanderError) {
     // help and version are "errors" with code 0 in exitOverride mode
