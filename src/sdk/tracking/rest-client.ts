@@ -1,16 +1,22 @@
 /**
- * A typed MLflow REST client over global fetch (MLflow 2.x and 3.x tracking servers).
+ * A typed MLflow REST client over undici's fetch (MLflow 2.x and 3.x tracking servers).
  * Retries as the official Python client does (408/429/500/502/503/504 and connection errors,
  * exponential backoff with jitter, Retry-After honoured), bounded in total.
  */
 import { readFile } from 'node:fs/promises';
-import * as https from 'node:https';
+import { Agent, type Dispatcher, fetch } from 'undici';
 import { type LogBatch, type BatchLimits, splitLogBatch, type WireMetric, type WireKeyValue } from './batch.js';
 import { type MlflowConfig, authHeader, redact, secretsOf } from './config.js';
 
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 /** urllib3's DEFAULT_BACKOFF_MAX: no single wait is longer. */
 const BACKOFF_MAX_MS = 120_000;
+/**
+ * Error codes of a certificate the client does not trust (Node's TLS / OpenSSL codes, e.g.
+ * DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+ * CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID).
+ */
+const TLS_CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 export interface MlflowExperiment {
   experiment_id: string;
@@ -107,6 +113,12 @@ export class MlflowClient {
   requestCount = 0;
   private readonly secrets: string[];
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * `MLFLOW_TRACKING_INSECURE_TLS`: a connection pool that skips certificate verification, for
+   * this client only (the process's other TLS connections keep checking). Otherwise undici's
+   * global pool, the one global fetch uses.
+   */
+  private readonly dispatcher: Dispatcher | undefined;
 
   constructor(
     readonly config: MlflowConfig,
@@ -114,6 +126,7 @@ export class MlflowClient {
   ) {
     this.secrets = secretsOf(config.auth);
     this.sleep = options.sleep ?? abortableSleep;
+    this.dispatcher = config.insecureTls ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   }
 
   /** Removes secrets from any text before it leaves this client. */
@@ -122,31 +135,7 @@ export class MlflowClient {
   }
 
   private async send(url: string, init: { method: string; headers: Record<string, string>; body?: Buffer | string }, signal: AbortSignal): Promise<RawResponse> {
-    if (this.config.insecureTls && url.startsWith('https:')) {
-      // Global fetch cannot turn certificate checks off per request; node:https can.
-      return new Promise<RawResponse>((resolve, reject) => {
-        const req = https.request(url, { method: init.method, headers: init.headers, rejectUnauthorized: false, signal }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const h = res.headers;
-            resolve({
-              status: res.statusCode ?? 0,
-              header: (n) => {
-                const v = h[n.toLowerCase()];
-                return v == null ? null : Array.isArray(v) ? v.join(', ') : v;
-              },
-              text: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        if (init.body != null) req.write(init.body);
-        req.end();
-      });
-    }
-    const res = await fetch(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal });
+    const res = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal, dispatcher: this.dispatcher });
     const text = await res.text();
     return { status: res.status, header: (n) => res.headers.get(n), text };
   }
@@ -184,6 +173,20 @@ export class MlflowClient {
       } catch (err) {
         if (opts.signal?.aborted) throw new MlflowError(`${method} ${endpoint}: aborted`, endpoint, 0, 'ABORTED');
         const e = err as Error & { cause?: { code?: string; message?: string } };
+        const code = e.cause?.code ?? '';
+        if (TLS_CERT_ERROR.test(code)) {
+          // Retrying cannot fix a certificate: fail at once, saying what to change. The error stays
+          // retryable for the tracker (status 0), so the points wait in the spool for `sync`.
+          throw new MlflowError(
+            this.redact(
+              `${method} ${this.config.trackingUri}${endpoint}: the server's TLS certificate is not trusted (${code}: ${e.cause?.message ?? 'certificate rejected'}). ` +
+                'Give Node the CA that signed it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem), or set MLFLOW_TRACKING_INSECURE_TLS=true to skip certificate verification',
+            ),
+            endpoint,
+            0,
+            'TLS_CERTIFICATE',
+          );
+        }
         const why = timeout.aborted ? `no answer within ${this.config.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
         failure = new MlflowError(this.redact(`${method} ${this.config.trackingUri}${endpoint}: connection failed (${why})`), endpoint, 0);
       }
