@@ -56,6 +56,8 @@ export interface MlflowServer {
   dir: string;
   /** Seconds from spawn to a healthy /health. */
   startSeconds: number;
+  /** Process id of the running server (also its process group id), if it runs. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
   /** Starts it again on the same port and store (after `stop`). */
   start(): Promise<void>;
@@ -79,6 +81,9 @@ export async function startMlflowServer(o: { bin: string; dir?: string; port?: n
     port,
     dir,
     startSeconds: 0,
+    get pid() {
+      return proc?.pid;
+    },
     ready: Promise.resolve(),
     async start() {
       const t0 = Date.now();
