@@ -22,14 +22,13 @@
  * so a subset run reproduces the same epochs as the full run for the methods it shares.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadDigits, randomShift, type MnistDigits } from '../src/demo/mnist.js';
-import { buildDemoModel } from '../src/demo/model.js';
+import { loadDigits } from '../src/demo/mnist.js';
 import { rangeTest } from '../src/sdk/range-test/index.js';
 import { type HyperSchedule, makeHyperSchedule, oneCycle } from '../src/sdk/schedules/index.js';
 import { describeBackend, loadBackend } from '../src/sdk/trainers/backend.js';
-import { tfjsTrainer, type TfjsTrainer } from '../src/sdk/trainers/tfjs.js';
 import { UserInputError } from '../src/errors.js';
-import { envNumber, fmtPct, fmtS, machine, median, table, writeResult, yieldToLoop } from './_common.js';
+import { envNumber, fmtPct, fmtS, machine, median, table, writeResult } from './_common.js';
+import { BATCH, newTrainer, type RunRecord, trainEpochsToTarget } from './_mnist.js';
 
 const SEEDS = envNumber('BENCH_SEEDS', 3, { integer: true, min: 1 });
 const CAP = envNumber('BENCH_CAP', 12, { integer: true, min: 1 });
@@ -40,7 +39,6 @@ const TARGET = envNumber('BENCH_TARGET', 0.98, { min: 0 });
 const TRAIN = envNumber('BENCH_TRAIN', 7000, { integer: true, min: 128 });
 const GIVEN_MAXLR = process.env.BENCH_MAXLR ? envNumber('BENCH_MAXLR', 0) : undefined;
 const GIVEN_MINLR = process.env.BENCH_MINLR ? envNumber('BENCH_MINLR', 0) : undefined;
-const BATCH = 128;
 const SGD_LRS = [0.1, 0.03, 0.01];
 /** The demo's range-test settings (src/demo/run.ts demoTuneSettings). */
 const DEMO_LR = { startLr: 1e-4, endLr: 10, momentum: 0.9 };
@@ -63,18 +61,6 @@ const LABEL: Record<Method, string> = {
   step: '(d) SGD m=0.9, step ÷10 at 50%/75%',
 };
 
-interface RunRecord {
-  method: Method;
-  seed: number;
-  /** Test accuracy after each epoch. */
-  testAccuracy: number[];
-  /** Training seconds (steps only, evaluations excluded) at the end of each epoch, cumulative. */
-  trainSeconds: number[];
-  reachedEpoch: number | null;
-  reachedSeconds: number | null;
-  epochsRun: number;
-}
-
 function constant(lr: number, momentum: number, totalSteps: number): HyperSchedule {
   return makeHyperSchedule(totalSteps, () => lr, () => momentum);
 }
@@ -83,59 +69,6 @@ function constant(lr: number, momentum: number, totalSteps: number): HyperSchedu
 function stepSchedule(lr: number, totalSteps: number): HyperSchedule {
   const at = (s: number) => (s < 0.5 * totalSteps ? lr : s < 0.75 * totalSteps ? lr / 10 : lr / 100);
   return makeHyperSchedule(totalSteps, at, () => 0.9);
-}
-
-async function newTrainer(digits: MnistDigits, seed: number, optimizer: 'sgd' | 'adam', weightDecay: number): Promise<TfjsTrainer> {
-  return tfjsTrainer({
-    model: (s) => buildDemoModel({ seed: s }),
-    data: { xTrain: digits.train.x, yTrain: digits.train.y, xVal: digits.validation.x, yVal: digits.validation.y, xTest: digits.test.x, yTest: digits.test.y },
-    batchSize: BATCH,
-    seed,
-    optimizer,
-    weightDecay,
-    augment: randomShift({ seed, maxShift: 2 }),
-  });
-}
-
-/**
- * Trains epoch by epoch under `schedule`, evaluating the test split after each; stops after
- * `maxEpochs`, or once the target is reached and at least `minEpochs` ran (for equal-epoch accuracy).
- */
-async function train(
-  method: Method,
-  digits: MnistDigits,
-  seed: number,
-  o: { optimizer: 'sgd' | 'adam'; weightDecay: number; schedule: (stepsPerEpoch: number) => HyperSchedule; maxEpochs: number; minEpochs: number },
-): Promise<RunRecord> {
-  const trainer = await newTrainer(digits, seed, o.optimizer, o.weightDecay);
-  const rec: RunRecord = { method, seed, testAccuracy: [], trainSeconds: [], reachedEpoch: null, reachedSeconds: null, epochsRun: 0 };
-  try {
-    const schedule = o.schedule(trainer.stepsPerEpoch);
-    let step = 0;
-    let seconds = 0;
-    for (let epoch = 1; epoch <= o.maxEpochs; epoch++) {
-      const t0 = performance.now();
-      for (let i = 0; i < trainer.stepsPerEpoch; i++, step++) {
-        const loss = await trainer.step({ lr: schedule.lr(step), momentum: schedule.momentum(step) });
-        if (!Number.isFinite(loss)) throw new Error(`${method} seed ${seed}: loss ${loss} at step ${step}`);
-      }
-      seconds += (performance.now() - t0) / 1000;
-      const acc = (await trainer.evaluate('test')).accuracy ?? NaN;
-      rec.testAccuracy.push(acc);
-      rec.trainSeconds.push(seconds);
-      rec.epochsRun = epoch;
-      if (rec.reachedEpoch == null && acc >= TARGET) {
-        rec.reachedEpoch = epoch;
-        rec.reachedSeconds = seconds;
-      }
-      console.log(`  ${method.padEnd(8)} seed ${seed} epoch ${String(epoch).padStart(2)}: test ${fmtPct(acc)}  (${fmtS(seconds)} training)`);
-      await yieldToLoop();
-      if (rec.reachedEpoch != null && epoch >= o.minEpochs) break;
-    }
-  } finally {
-    trainer.dispose();
-  }
-  return rec;
 }
 
 async function main(): Promise<void> {
@@ -190,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`(c)/(d) LR ${sgdLr}`);
 
     const methods = METHODS;
-    const runs: RunRecord[] = [];
+    const runs: RunRecord<Method>[] = [];
     for (let s = 0; s < SEEDS; s++) {
       const seed = s + 1; // seed 0's split chose the LRs: measure on other splits
       const digits = loadDigits({ seed, train: TRAIN });
@@ -198,9 +131,9 @@ async function main(): Promise<void> {
         // Rotate the order per seed so drifting machine load does not favour one method.
         const order = methods.map((_, i) => methods[(i + s) % methods.length]);
         for (const method of order) {
-          const base = { maxEpochs: CAP, minEpochs: ONECYCLE_EPOCHS };
+          const base = { maxEpochs: CAP, minEpochs: ONECYCLE_EPOCHS, target: TARGET };
           runs.push(
-            await train(
+            await trainEpochsToTarget(
               method,
               digits,
               seed,
@@ -210,6 +143,7 @@ async function main(): Promise<void> {
                     weightDecay: RECIPE_START_WD,
                     maxEpochs: ONECYCLE_EPOCHS,
                     minEpochs: ONECYCLE_EPOCHS,
+                    target: TARGET,
                     schedule: (spe) => oneCycle({ maxLr, minLr, totalSteps: ONECYCLE_EPOCHS * spe, momentumMax: 0.95, momentumMin: 0.85, annihilationPct: 0.1 }),
                   }
                 : method === 'adam'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
 import { RangeTestResult } from '../../src/report/schema.js';
-import { StopRule, analyzeRangeTest, smoothLoss } from '../../src/sdk/range-test/analysis.js';
+import { readFileSync } from 'node:fs';
+import { StopRule, analyzeRangeTest, divergenceIndex, smoothLoss } from '../../src/sdk/range-test/analysis.js';
 import { sweepLrs } from '../../src/sdk/range-test/index.js';
 import { mulberry32 } from './toy-model.js';
 
@@ -84,10 +85,42 @@ describe('analyzeRangeTest suggestions', () => {
     expect(a.stopReason).toBe('diverged');
   });
 
-  it('chooses min-loss LR / 3 by default, minLr = maxLr / 10', () => {
-    expect(a.chosen!.rule).toBe('min-loss/3');
-    expect(a.chosen!.maxLr).toBeCloseTo(lr[20] / 3, 15);
-    expect(a.chosen!.minLr).toBeCloseTo(lr[20] / 30, 15);
+  it('chooses a third of the LR where the loss climbs back to its start by default, minLr = maxLr / 10', () => {
+    // start level 2 (index 0); after the minimum at 20: 0.5 + 0.4·1 = 0.9, then 0.5 + 0.4·4 = 2.1 ≥ 2 at 22
+    expect(divergenceIndex(a.smoothedLoss as number[], 20)).toBe(22);
+    expect(lr[22] / 3).toBeLessThan(lr[20]); // the grid grows 1.49x a step: 2.2/3 of lr[20]
+    expect(a.chosen!.rule).toBe('divergence/3');
+    expect(a.chosen!.maxLr).toBeCloseTo(lr[22] / 3, 15);
+    expect(a.chosen!.minLr).toBeCloseTo(lr[22] / 30, 15);
+    const minLoss = analyzeRangeTest(lr, loss, { smoothing: 0, chooser: 'min-loss/3' });
+    expect(minLoss.chosen!.rule).toBe('min-loss/3');
+    expect(minLoss.chosen!.maxLr).toBeCloseTo(lr[20] / 3, 15);
+  });
+
+  it('caps divergence/3 at the LR of the minimum when the loss wanders long before it explodes', () => {
+    // minimum at index 2 (LR 4), back above the start (5) only at index 8 (LR 256): 256/3 > 4
+    const g = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+    const r = analyzeRangeTest(g, [5, 3, 1, 2, 1.5, 2.5, 2, 3, 6], { smoothing: 0 });
+    expect(r.chosen).toEqual({ maxLr: 4, minLr: 0.4, rule: 'divergence/3' });
+  });
+
+  it('falls back to min-loss/3 when the loss never climbs back to its start, and says why', () => {
+    const g = [1, 2, 4, 8, 16, 32];
+    const r = analyzeRangeTest(g, [5, 4, 2, 1, 2, 3], { smoothing: 0 });
+    expect(r.chosen).toEqual({ maxLr: 8 / 3, minLr: 8 / 30, rule: 'min-loss/3 (fallback: divergence/3 unavailable: the loss never climbed back to its start)' });
+  });
+
+  it('on a real sweep with a transient dip (MNIST CNN), picks 3x the LR min-loss/3 picks', () => {
+    // test/fixtures/range-test/mnist-cnn-transient-dip.json: the early dip at 0.0335 is the minimum
+    // although training goes on improving up to ~0.2 after a jump at 0.04; the loss is back above its
+    // start at 0.272: min(0.272/3, 0.0335).
+    const real = JSON.parse(readFileSync('test/fixtures/range-test/mnist-cnn-transient-dip.json', 'utf8')) as { lr: number[]; loss: number[] };
+    const byDefault = analyzeRangeTest(real.lr, real.loss);
+    const minLoss = analyzeRangeTest(real.lr, real.loss, { chooser: 'min-loss/3' });
+    expect(minLoss.suggestions.minimum!.lr * 10).toBeCloseTo(0.0335, 4);
+    expect(minLoss.chosen!.maxLr).toBeCloseTo(0.0335 / 3, 4);
+    expect(byDefault.chosen!.rule).toBe('divergence/3');
+    expect(byDefault.chosen!.maxLr).toBeCloseTo(0.0335, 4);
   });
 
   it('takes the chooser rule by name or as a function', () => {
@@ -101,9 +134,12 @@ describe('analyzeRangeTest suggestions', () => {
 
   it('falls back when min-loss/3 lies below the tested range, and names the fallback', () => {
     // minimum at index 1 of a coarse grid: lr[1]/3 < lr[0]
-    const r = analyzeRangeTest([1, 2, 4, 8, 16], [5, 1, 3, 9, 20], { smoothing: 0 });
-    expect(r.chosen!.rule).toMatch(/^valley \(fallback: min-loss\/3 below the tested range\)$/);
-    expect(r.chosen!.maxLr).toBe(r.suggestions.valley!.lr);
+    const r = analyzeRangeTest([1, 2, 4, 8, 16], [5, 1, 3, 9, 20], { smoothing: 0, chooser: 'min-loss/3' });
+    expect(r.chosen!.rule).toBe('divergence/3 (fallback: min-loss/3 below the tested range)');
+    expect(r.chosen!.maxLr).toBe(2); // back above the start (5) at LR 8: min(8/3, the minimum's LR 2)
+    const v = analyzeRangeTest([1, 2, 4, 8, 16], [5, 1, 3, 4, 4.5], { smoothing: 0, chooser: 'min-loss/3' });
+    expect(v.chosen!.rule).toBe('valley (fallback: min-loss/3 below the tested range, divergence/3 unavailable: the loss never climbed back to its start)');
+    expect(v.chosen!.maxLr).toBe(v.suggestions.valley!.lr);
   });
 
   it('measures slopes against log-LR for an exponential sweep and LR for a linear one', () => {

@@ -86,7 +86,9 @@ const specific: Record<string, (c: CurveCase) => void> = {
       expect(i).toBeLessThanOrEqual(7);
     }
     expect(a.chosen!.maxLr).toBeGreaterThan(c.lr[1]);
-    expect(a.chosen!.maxLr).toBeLessThan(c.lr[8]);
+    // Below the LR where the loss has clearly turned up (−2.0 at index 9, from −3.5); the smoothed
+    // minimum lags to index 8 on this coarse grid (0.55 decades a step) and the default rule may use it.
+    expect(a.chosen!.maxLr).toBeLessThan(c.lr[9]);
   },
   'keep-all-points': (c) => {
     const a = analyse(c);

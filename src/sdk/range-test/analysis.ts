@@ -27,8 +27,10 @@ export const MIN_RELATIVE_DESCENT = 0.01;
 /** ... or smaller than this many times the batch-to-batch noise. */
 export const NOISE_FACTOR = 2;
 
-export type ChooserRule = 'min-loss/3' | 'steepest' | 'valley' | 'minimum' | 'smith';
-export const CHOOSER_RULES: readonly ChooserRule[] = ['min-loss/3', 'steepest', 'valley', 'minimum', 'smith'];
+export type ChooserRule = 'divergence/3' | 'min-loss/3' | 'steepest' | 'valley' | 'minimum' | 'smith';
+export const CHOOSER_RULES: readonly ChooserRule[] = ['divergence/3', 'min-loss/3', 'steepest', 'valley', 'minimum', 'smith'];
+/** The rule `chosen` uses unless told otherwise; see `divergenceIndex` for why. */
+export const DEFAULT_CHOOSER: ChooserRule = 'divergence/3';
 
 export type Suggestions = RangeTestResult['suggestions'];
 export type Chosen = NonNullable<RangeTestResult['chosen']>;
@@ -50,7 +52,7 @@ export interface AnalyzeOptions {
   divergeThreshold?: number;
   /** Slopes against log(lr) ('exponential', default) or lr ('linear'). */
   sweep?: 'exponential' | 'linear';
-  /** How `chosen` is made; default 'min-loss/3'. */
+  /** How `chosen` is made; default DEFAULT_CHOOSER ('divergence/3'). */
   chooser?: Chooser;
   /**
    * A stop the curve itself does not show, set by the driver: an interruption, or weights found
@@ -145,7 +147,7 @@ export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): {
   if (sweep !== 'exponential' && sweep !== 'linear') {
     throw new UserInputError('sweep', sweep, "'exponential' or 'linear'", 'unknown sweep');
   }
-  const chooser = opts.chooser ?? 'min-loss/3';
+  const chooser = opts.chooser ?? DEFAULT_CHOOSER;
   if (typeof chooser !== 'function' && !CHOOSER_RULES.includes(chooser)) {
     throw new UserInputError('chooser', chooser, CHOOSER_RULES.map((r) => `'${r}'`).join(', ') + ' or a function', 'unknown rule');
   }
@@ -323,12 +325,41 @@ function valley(S: readonly number[]): number {
 }
 
 /** Fallback order when the asked rule has no value, or its value lies below the tested range. */
-const FALLBACK: readonly ChooserRule[] = ['min-loss/3', 'valley', 'steepest', 'minimum', 'smith'];
+const FALLBACK: readonly ChooserRule[] = ['divergence/3', 'min-loss/3', 'valley', 'steepest', 'minimum', 'smith'];
+
+/**
+ * Where training diverges: the first point after the minimum at which the smoothed loss is back up
+ * at the highest level it had before the minimum (where it started), or null when the sweep ended
+ * (or stopped) before that. The stop rule fires only above that level, so every 'diverged' sweep
+ * has this point.
+ *
+ * The default rule `divergence/3` is maxLr = min(LR here / 3, LR of the minimum). Smith (§4.1) takes
+ * the LR at the extremum of the loss as the largest usable 1cycle bound; the minimum alone is not
+ * enough because a short sweep's minimum is often a transient one: at ~0.04 the demo CNN's loss jumps
+ * (momentum 0.9 meets a fast-growing LR), recovers and improves up to ~0.2 without getting back below
+ * the early dip, and min-loss/3 says 0.011 (1cycle then ends ~1.6 points below). Hence no division
+ * of the minimum's LR: the margin comes from the other bound, a third of where training diverges
+ * (a third also absorbs the EMA's lag, ~β/(1−β) steps: a factor ~3 of LR on 100 steps over 5 decades).
+ * The minimum's bound matters on a convex problem, whose loss wanders well past its minimum before it
+ * explodes (the test suite's linear regression: minimum 0.33, climb-back 4.0, 1cycle at 1.35 fails),
+ * and on coarse sweeps, where the lag puts the climb-back decades late. Evidence over seeds:
+ * bench/lr-rule.ts and docs/benchmarks.md.
+ */
+export function divergenceIndex(smoothedLoss: readonly number[], minIndex: number): number | null {
+  let start = -Infinity;
+  for (let i = 0; i <= minIndex; i++) start = Math.max(start, smoothedLoss[i]);
+  for (let i = minIndex + 1; i < smoothedLoss.length; i++) if (smoothedLoss[i] >= start) return i;
+  return null;
+}
 
 function ruleValue(rule: ChooserRule, input: ChooserInput): { maxLr: number; minLr: number } | null {
   const s = input.suggestions;
   const withMin = (maxLr: number) => ({ maxLr, minLr: maxLr / 10 });
   switch (rule) {
+    case 'divergence/3': {
+      const d = divergenceIndex(input.smoothedLoss, input.minIndex);
+      return d == null ? null : withMin(Math.min(input.lr[d] / 3, input.lr[input.minIndex]));
+    }
     case 'min-loss/3':
       return withMin(input.lr[input.minIndex] / 3);
     case 'steepest':
@@ -343,8 +374,9 @@ function ruleValue(rule: ChooserRule, input: ChooserInput): { maxLr: number; min
 }
 
 /**
- * The bounds handed to 1cycle. Default rule `min-loss/3`: on MNIST (DESIGN.md) min-loss LR / 3 gave
- * 98.2% test accuracy where the steepest point and min-loss/10 gave 97.0-97.6%. minLr = maxLr/10.
+ * The bounds handed to 1cycle. Default rule `divergence/3` (see divergenceIndex), falling back to
+ * `min-loss/3` when the sweep never diverged: on MNIST (DESIGN.md) min-loss LR / 3 gave 98.2% test
+ * accuracy where the steepest point and min-loss/10 gave 97.0-97.6%. minLr = maxLr/10.
  */
 function choose(chooser: Chooser, input: ChooserInput): Chosen | null {
   if (typeof chooser === 'function') {
@@ -363,7 +395,7 @@ function choose(chooser: Chooser, input: ChooserInput): Chosen | null {
       const why = skipped.length ? ` (fallback: ${skipped.join(', ')})` : '';
       return { ...v, rule: `${rule}${why}` };
     }
-    skipped.push(`${rule} ${v ? 'below the tested range' : 'unavailable'}`);
+    skipped.push(`${rule} ${v ? 'below the tested range' : rule === 'divergence/3' ? 'unavailable: the loss never climbed back to its start' : 'unavailable'}`);
   }
   return null;
 }

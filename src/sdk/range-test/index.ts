@@ -44,7 +44,7 @@ export interface RangeTestOptions {
   valEvery?: number;
   /** Check `trainer.weightsFinite()` every k steps (and after the last step); default 5. */
   checkWeightsEvery?: number;
-  /** Turns the curve into `chosen`; default 'min-loss/3'. */
+  /** Turns the curve into `chosen`; default 'divergence/3' (DEFAULT_CHOOSER). */
   chooser?: Chooser;
   /** Recorded in the result only (the trainer was built with it). */
   weightDecay?: number | null;

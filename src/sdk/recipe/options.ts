@@ -4,6 +4,7 @@
  * (`schema/tune-config.schema.json`). Unknown keys are rejected everywhere.
  */
 import { z } from 'zod';
+import { CHOOSER_RULES, type ChooserRule, DEFAULT_CHOOSER } from '../range-test/analysis.js';
 import type { Tracker } from '../tracking/types.js';
 import type { TrainerFactory } from '../trainers/types.js';
 
@@ -26,6 +27,8 @@ export const LrStageSchema = z
     sweep: z.enum(['exponential', 'linear']).default('exponential'),
     /** Constant momentum during the range test (paper Fig. 8a uses constant momentum). Default 0.9. */
     momentum: momentumValue.default(0.9),
+    /** How the curve becomes maxLr (src/sdk/range-test/analysis.ts). Default 'divergence/3'. */
+    chooser: z.enum(CHOOSER_RULES as [ChooserRule, ...ChooserRule[]]).default(DEFAULT_CHOOSER),
   })
   .refine((o) => o.startLr < o.endLr, { message: 'startLr must be smaller than endLr', path: ['endLr'] });
 
@@ -110,7 +113,7 @@ export const TuneSettingsSchema = z.strictObject({
   /** Run only these stages (in the paper's order whatever the order given). */
   stages: z.array(z.enum(STAGE_IDS)).min(1, 'at least one stage').default([...STAGE_IDS]),
   start: StartSchema.default({ batchSize: 64 }),
-  lr: LrStageSchema.default({ startLr: 1e-5, endLr: 10, sweep: 'exponential', momentum: 0.9 }),
+  lr: LrStageSchema.default({ startLr: 1e-5, endLr: 10, sweep: 'exponential', momentum: 0.9, chooser: DEFAULT_CHOOSER }),
   batchSize: BatchSizeStageSchema.default({ max: 4096, probeSteps: 3 }),
   momentum: MomentumStageSchema.default({ values: [0.99, 0.97, 0.95, 0.9], min: 0.85 }),
   weightDecay: WeightDecayStageSchema.default({ hint: 'simple', bisect: true }),

@@ -33,6 +33,7 @@ export async function runRangeTest(
       numIter: opts.numIter,
       sweep: lr.sweep,
       momentum: lr.momentum,
+      chooser: lr.chooser,
       weightDecay: opts.weightDecay,
       batchSize: opts.batchSize,
       signal: ctx.signal,
@@ -124,7 +125,7 @@ export async function lrStage(ctx: StageContext): Promise<Partial<Stage>> {
   return {
     kind: 'lr-range-test',
     title: 'Learning rate: LR range test',
-    params: { batchSize: state.batchSize, weightDecay: state.weightDecay, momentum: ctx.settings.lr.momentum, numIter },
+    params: { batchSize: state.batchSize, weightDecay: state.weightDecay, momentum: ctx.settings.lr.momentum, numIter, chooser: ctx.settings.lr.chooser },
     series: rangeTestSeries(result),
     rangeTest: result,
     decision: rangeTestDecision(result, 'LR range test'),
