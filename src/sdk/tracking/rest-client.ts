@@ -1,10 +1,10 @@
 /**
- * A typed MLflow REST client over undici's fetch (MLflow 2.x and 3.x tracking servers).
+ * A typed MLflow REST client over undici (MLflow 2.x and 3.x tracking servers).
  * Retries as the official Python client does (408/429/500/502/503/504 and connection errors,
  * exponential backoff with jitter, Retry-After honoured), bounded in total.
  */
 import { readFile } from 'node:fs/promises';
-import { Agent, type Dispatcher, fetch } from 'undici';
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { type LogBatch, type BatchLimits, splitLogBatch, type WireMetric, type WireKeyValue } from './batch.js';
 import { type MlflowConfig, authHeader, redact, secretsOf } from './config.js';
 
@@ -134,10 +134,23 @@ export class MlflowClient {
     return redact(text, this.secrets);
   }
 
-  private async send(url: string, init: { method: string; headers: Record<string, string>; body?: Buffer | string }, signal: AbortSignal): Promise<RawResponse> {
-    const res = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal, dispatcher: this.dispatcher });
-    const text = await res.text();
-    return { status: res.status, header: (n) => res.headers.get(n), text };
+  /**
+   * One HTTP exchange. undici's `request` rather than fetch: the sender runs between training
+   * steps, where a fetch cost ~3 ms of CPU and a `request` ~1.5 ms (bench/mlflow-logging.ts).
+   */
+  private async send(url: string, init: { method: Dispatcher.HttpMethod; headers: Record<string, string>; body?: Buffer | string }, signal: AbortSignal): Promise<RawResponse> {
+    const res = await undiciRequest(url, { method: init.method, headers: init.headers, body: init.body, signal, dispatcher: this.dispatcher });
+    // Read the body in full, also on errors: the connection goes back to the pool.
+    const text = await res.body.text();
+    const h = res.headers;
+    return {
+      status: res.statusCode,
+      header: (n) => {
+        const v = h[n.toLowerCase()];
+        return v == null ? null : Array.isArray(v) ? v.join(', ') : v;
+      },
+      text,
+    };
   }
 
   /** One REST call with retries. `endpoint` is the path after the tracking URI. */
@@ -172,14 +185,16 @@ export class MlflowClient {
         res = await this.send(url, { method, headers, body }, signal);
       } catch (err) {
         if (opts.signal?.aborted) throw new MlflowError(`${method} ${endpoint}: aborted`, endpoint, 0, 'ABORTED');
-        const e = err as Error & { cause?: { code?: string; message?: string } };
-        const code = e.cause?.code ?? '';
+        // undici's `request` rejects with the socket or TLS error itself (fetch wrapped it in `cause`).
+        const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+        const tls = TLS_CERT_ERROR.test(e.code ?? '') ? { code: e.code!, message: e.message } : e.cause;
+        const code = tls?.code ?? '';
         if (TLS_CERT_ERROR.test(code)) {
           // Retrying cannot fix a certificate: fail at once, saying what to change. The error stays
           // retryable for the tracker (status 0), so the points wait in the spool for `sync`.
           throw new MlflowError(
             this.redact(
-              `${method} ${this.config.trackingUri}${endpoint}: the server's TLS certificate is not trusted (${code}: ${e.cause?.message ?? 'certificate rejected'}). ` +
+              `${method} ${this.config.trackingUri}${endpoint}: the server's TLS certificate is not trusted (${code}: ${tls?.message ?? 'certificate rejected'}). ` +
                 'Give Node the CA that signed it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem), or set MLFLOW_TRACKING_INSECURE_TLS=true to skip certificate verification',
             ),
             endpoint,
@@ -187,7 +202,7 @@ export class MlflowClient {
             'TLS_CERTIFICATE',
           );
         }
-        const why = timeout.aborted ? `no answer within ${this.config.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+        const why = timeout.aborted ? `no answer within ${this.config.timeoutMs} ms` : (e.code ?? e.cause?.code ?? e.cause?.message ?? e.message);
         failure = new MlflowError(this.redact(`${method} ${this.config.trackingUri}${endpoint}: connection failed (${why})`), endpoint, 0);
       }
       if (res) {
