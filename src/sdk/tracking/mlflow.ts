@@ -147,8 +147,8 @@ export class MlflowTracker extends LocalTracker {
 
   /**
    * Sends everything queued, waiting at most `timeoutMs` (default 10 s). It awaits the send in
-   * flight and then sends the rest at once (one more request per run's worth of data), without
-   * polling; only an unreachable server makes it wait for the back-off, within the deadline.
+   * flight, then sends all the rest in one round, without polling; only an unreachable server
+   * makes it wait for the back-off, within the deadline.
    */
   override async flush(timeoutMs = this.opts.closeTimeoutMs): Promise<void> {
     this.log.flushSync();
