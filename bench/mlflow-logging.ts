@@ -6,7 +6,9 @@
  *
  *   node --import tsx bench/mlflow-logging.ts            # starts its own server
  *   SUPERCONVERGE_MLFLOW_URL=http://127.0.0.1:5000 ...   # or uses yours
- *   BENCH_STEPS=2000 BENCH_REPEATS=7 BENCH_STEP_MS=10    # loop size
+ *   BENCH_STEPS=2000 BENCH_REPEATS=9 BENCH_STEP_MS=10    # loop size
+ *   BENCH_PIN=0                                           # do not pin the loop and the server to CPUs
+ *   BENCH_WARMUP_S=60                                     # uncounted pairs until this much time passed
  *
  * How it decides. The overhead is the added CPU time of the training process (median of the
  * paired on/off ratios) plus the wait in `close()` relative to the loop: on an idle machine a
@@ -18,15 +20,19 @@
  * and the CPU time of the local MLflow server, which shares the 2 cores with the loop here but not
  * in a real deployment.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient, MlflowTracker, resolveMlflowConfig } from '../src/sdk/tracking/index.js';
 import { findMlflowBin, startMlflowServer, type MlflowServer } from '../test/support/mlflow-server.js';
 import { envNumber, machine, median, spread, table, writeResult, yieldToLoop } from './_common.js';
 
 const STEPS = envNumber('BENCH_STEPS', 2000, { integer: true, min: 1 });
-const REPEATS = envNumber('BENCH_REPEATS', 7, { integer: true, min: 1 });
+const REPEATS = envNumber('BENCH_REPEATS', 9, { integer: true, min: 1 });
+/** Pin the training process to CPU 0 and the local server to the last CPU (Linux, taskset). */
+const PIN = process.env.BENCH_PIN !== '0';
+const WARMUP_S = envNumber('BENCH_WARMUP_S', 60, { min: 0 });
 const STEP_MS = envNumber('BENCH_STEP_MS', 10, { min: 0.01 });
 const METRICS_PER_STEP = 5;
 const POINTS = STEPS * METRICS_PER_STEP;
@@ -80,22 +86,47 @@ interface LoopResult {
   serverCpuSeconds?: number;
 }
 
-/** CPU seconds (user + system) of every process in a process group, from /proc (Linux). */
-function groupCpuSeconds(pgid: number | undefined): number | undefined {
-  if (pgid === undefined || process.platform !== 'linux') return undefined;
-  let ticks = 0;
+/** The /proc/<pid>/stat fields after the command (which may hold spaces): state ppid pgrp ... */
+function* procStats(): Generator<{ pid: number; fields: string[] }> {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      // Fields after the command (which may hold spaces): state ppid pgrp ... utime(14) stime(15).
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+      yield { pid: Number(d), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
     } catch {
       // the process ended while we read
     }
   }
+}
+
+/** CPU seconds (user + system) of every process in a process group, from /proc (Linux). */
+function groupCpuSeconds(pgid: number | undefined): number | undefined {
+  if (pgid === undefined || process.platform !== 'linux') return undefined;
+  let ticks = 0;
+  // utime(14) and stime(15) of stat(5), counted from the state field.
+  for (const { fields } of procStats()) if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * Puts the training loop (every thread of this process) on CPU 0 and every process of the local
+ * server's group on the last CPU, so that the server's work on each request (~0.1 s of CPU here)
+ * does not take time slices from the loop: a real server runs on another machine. Without pinning,
+ * the server and the loop share 2 cores with the loop's own helper threads, and the wall-time
+ * pairs mix the logging's cost with the server's. Returns what was done, for the result file.
+ */
+function pin(serverPgid: number | undefined): string {
+  const n = cpus().length;
+  if (!PIN) return 'off (BENCH_PIN=0)';
+  if (process.platform !== 'linux' || n < 2 || serverPgid === undefined) return 'not possible (needs Linux, 2+ CPUs and a local server)';
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    const server = [...procStats()].filter((p) => Number(p.fields[2]) === serverPgid).map((p) => p.pid);
+    for (const pid of server) execFileSync('taskset', ['-a', '-p', '-c', String(n - 1), String(pid)], { stdio: 'ignore' });
+    return `training process on CPU 0, ${server.length} server process(es) on CPU ${n - 1}`;
+  } catch (err) {
+    return `failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): not pinned`;
+  }
 }
 
 async function trainingLoop(iterations: number, tracker?: MlflowTracker, serverPid?: number): Promise<LoopResult> {
@@ -182,12 +213,21 @@ async function main(): Promise<void> {
   }
   try {
     const config = resolveMlflowConfig({ tracking: url, experimentName: 'bench-logging', env: {} });
+    const pinned = pin(server?.pid);
+    console.log(`pinning: ${pinned}`);
     const iterations = calibrate(STEP_MS);
     const off: LoopResult[] = [];
     const on: LoopResult[] = [];
-    // Warm-up (JIT, the HTTP stack, the connection) not counted: one short run each way.
-    await trainingLoop(Math.round(iterations / 10));
-    await trainingLoop(Math.round(iterations / 10), new MlflowTracker(mkdtempSync(join(tmpdir(), 'sc-bench-')), config), server?.pid);
+    // Warm-up, not counted: whole runs each way (JIT of the loop and of the logging path, the HTTP
+    // stack, the connection) until WARMUP_S have passed. The loop's own speed changes once in a
+    // process's first ~30-60 s on this machine — `work()` alone, with no logging and no server, went
+    // from ~15 to ~18.5 s per 1,000 calls and stayed there — and a pair that straddles the change
+    // shows +10% that logging did not cause.
+    const warm0 = performance.now();
+    do {
+      await trainingLoop(iterations);
+      await trainingLoop(iterations, new MlflowTracker(mkdtempSync(join(tmpdir(), 'sc-bench-')), config), server?.pid);
+    } while (performance.now() - warm0 < WARMUP_S * 1000);
     for (let r = 0; r < REPEATS; r++) {
       // Alternate the order so drift in machine load hits both sides alike.
       for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
@@ -263,6 +303,7 @@ async function main(): Promise<void> {
       met: verdict === 'met' ? true : verdict.startsWith('not met') ? false : null,
       verdict,
       machine: mach,
+      pinning: pinned,
       points: POINTS,
       steps: STEPS,
       repeats: REPEATS,
