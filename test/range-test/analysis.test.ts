@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
 import { RangeTestResult } from '../../src/report/schema.js';
 import { readFileSync } from 'node:fs';
-import { StopRule, analyzeRangeTest, divergenceIndex, smoothLoss } from '../../src/sdk/range-test/analysis.js';
+import { StopRule, analyzeRangeTest, defaultSmoothing, divergenceIndex, smoothLoss } from '../../src/sdk/range-test/analysis.js';
 import { sweepLrs } from '../../src/sdk/range-test/index.js';
 import { mulberry32 } from './toy-model.js';
 
@@ -121,6 +121,29 @@ describe('analyzeRangeTest suggestions', () => {
     expect(minLoss.chosen!.maxLr).toBeCloseTo(0.0335 / 3, 4);
     expect(byDefault.chosen!.rule).toBe('divergence/3');
     expect(byDefault.chosen!.maxLr).toBeCloseTo(0.0335, 4);
+  });
+
+  it('on a real coarse sweep (24 steps) smooths less, so the lag does not carry maxLr past the explosion', () => {
+    // test/fixtures/range-test/mnist-cnn-short-sweep.json: raw minimum at 0.18, the loss explodes
+    // (5.0 from 2.5) at 0.5. With β 0.9 (a lag of ~2 decades here) the smoothed minimum is at 0.30.
+    const real = JSON.parse(readFileSync('test/fixtures/range-test/mnist-cnn-short-sweep.json', 'utf8')) as { lr: number[]; loss: number[] };
+    expect(real.lr).toHaveLength(24);
+    const lagged = analyzeRangeTest(real.lr, real.loss, { smoothing: 0.9 });
+    expect(lagged.chosen!.maxLr).toBeCloseTo(0.3008, 4);
+    const r = analyzeRangeTest(real.lr, real.loss);
+    const beta = defaultSmoothing(5 / 23);
+    expect(beta).toBeCloseTo(0.697, 3);
+    expect(r.smoothedLoss).toEqual(smoothLoss(real.lr.map((_, i) => real.loss[i]), beta).slice(0, r.smoothedLoss.length));
+    expect(r.stopReason).toBe('diverged');
+    expect(r.chosen!.rule).toBe('divergence/3');
+    expect(r.chosen!.maxLr).toBeCloseTo(0.4963 / 3, 3); // back above the start at the explosion (0.496)
+  });
+
+  it('keeps β 0.9 by default unless a sweep is coarse, and never smooths more', () => {
+    expect(defaultSmoothing(5 / 99)).toBe(0.9); // the demo's 100 steps over 1e-4..10
+    expect(defaultSmoothing(null)).toBe(0.9); // linear sweep
+    expect(defaultSmoothing(0.1)).toBeCloseTo(5 / 6, 12); // a lag of 5 steps = half a decade
+    expect(defaultSmoothing(1)).toBeCloseTo(1 / 3, 12);
   });
 
   it('takes the chooser rule by name or as a function', () => {

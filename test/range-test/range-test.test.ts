@@ -74,7 +74,7 @@ describe('rangeTest on a linear-regression model trained by SGD with momentum', 
     expect(seen.map((p) => p.lr)).toEqual(r.lr);
     expect(seen.map((p) => p.loss)).toEqual(r.loss);
     expect(seen.map((p) => p.smoothedLoss)).toEqual(r.smoothedLoss);
-    const expected = smoothLoss(r.loss as number[], 0.9);
+    const expected = smoothLoss(r.loss as number[], r.smoothing);
     r.smoothedLoss.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 12));
   });
 });
@@ -188,8 +188,13 @@ describe('invalid options are rejected before any training', () => {
 
   it('fills in the documented defaults', () => {
     expect(validateRangeTestOptions({})).toMatchObject({
-      startLr: 1e-7, endLr: 10, numIter: 100, sweep: 'exponential', smoothing: 0.9, divergeThreshold: 3,
+      startLr: 1e-7, endLr: 10, numIter: 100, sweep: 'exponential', divergeThreshold: 3,
       momentum: 0.9, valEvery: 0, checkWeightsEvery: 5, chooser: 'divergence/3', weightDecay: null, batchSize: null,
     });
+    // 8 decades in 99 steps: a lag of half a decade is 6.19 steps, β = 6.19 / 7.19
+    expect(validateRangeTestOptions({}).smoothing).toBeCloseTo(0.8609, 4);
+    expect(validateRangeTestOptions({ startLr: 1e-4, endLr: 10, numIter: 100 }).smoothing).toBe(0.9);
+    expect(validateRangeTestOptions({ sweep: 'linear' }).smoothing).toBe(0.9);
+    expect(validateRangeTestOptions({ smoothing: 0.98 }).smoothing).toBe(0.98);
   });
 });

@@ -9,9 +9,29 @@ import type { RangeTestResult, StopReason, Suggestion } from '../../report/schem
 /**
  * Default EMA factor. fastai uses 0.98, whose lag (β/(1−β) ≈ 49 steps) is half of a 100-step sweep,
  * about four decades of LR in the default 1e-7..10 range: the smoothed minimum lands far right of the
- * real one. 0.9 averages ~19 batches and lags ~9 steps.
+ * real one. 0.9 averages ~19 batches and lags ~9 steps. On a coarse exponential sweep fewer steps
+ * are allowed (see MAX_LAG_DECADES).
  */
 export const DEFAULT_SMOOTHING = 0.9;
+/**
+ * The default smoothing's lag, β/(1−β) steps, is held to at most this many decades of LR, about the
+ * factor 3 that the `/3` of the rules absorbs. 9 steps of a 24-step sweep over 1e-4..10 are two
+ * decades: the smoothed minimum of a real short sweep sat at LR 0.30 where the loss had exploded at
+ * 0.5 (raw minimum 0.18), and a 2-epoch 1cycle at 0.30 ended at 45% test accuracy against 73% at the
+ * 0.165 this limit gives (β 0.70).
+ */
+export const MAX_LAG_DECADES = 0.5;
+
+/**
+ * The default EMA factor for an exponential sweep whose LR grows by `decadesPerStep` per step (null:
+ * a linear sweep or unknown): DEFAULT_SMOOTHING, lowered so that the lag is at most MAX_LAG_DECADES.
+ * 100 steps over 1e-4..10 keep 0.9; the default 1e-7..10 sweep gets 0.86; 24 steps over 1e-4..10, 0.70.
+ */
+export function defaultSmoothing(decadesPerStep: number | null): number {
+  if (decadesPerStep == null || !(decadesPerStep > 0)) return DEFAULT_SMOOTHING;
+  const lagSteps = MAX_LAG_DECADES / decadesPerStep;
+  return Math.min(DEFAULT_SMOOTHING, lagSteps / (1 + lagSteps));
+}
 /**
  * Default divergence factor: stop when the smoothed loss exceeds `best + 3·scale`, scale =
  * max(|best|, descent so far). For positive losses that is fastai's "4 × best"; unlike it, it still
@@ -46,7 +66,7 @@ export interface ChooserInput {
 export type Chooser = ChooserRule | ((input: ChooserInput) => { maxLr: number; minLr?: number; rule: string } | null);
 
 export interface AnalyzeOptions {
-  /** EMA factor in [0, 1); default DEFAULT_SMOOTHING. */
+  /** EMA factor in [0, 1); default `defaultSmoothing` of the sweep's spacing (0.9 unless the sweep is coarse). */
   smoothing?: number;
   /** > 0; default DEFAULT_DIVERGE_THRESHOLD. */
   divergeThreshold?: number;
@@ -132,13 +152,18 @@ export class StopRule {
 }
 
 /** Checks the options shared by the analysis and the driver; returns them with defaults. */
-export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): {
+export function resolveAnalyzeOptions(
+  opts: AnalyzeOptions = {},
+  /** Decades of LR per step of an exponential sweep, for the default smoothing; null: not known. */
+  decadesPerStep: number | null = null,
+): {
   smoothing: number;
   divergeThreshold: number;
   sweep: 'exponential' | 'linear';
   chooser: Chooser;
 } {
-  const smoothing = checkNumber('smoothing', opts.smoothing ?? DEFAULT_SMOOTHING, { min: 0, max: 1, maxExclusive: true });
+  const sweepSpacing = (opts.sweep ?? 'exponential') === 'exponential' ? decadesPerStep : null;
+  const smoothing = checkNumber('smoothing', opts.smoothing ?? defaultSmoothing(sweepSpacing), { min: 0, max: 1, maxExclusive: true });
   const divergeThreshold = checkNumber('divergeThreshold', opts.divergeThreshold ?? DEFAULT_DIVERGE_THRESHOLD, {
     min: 0,
     minExclusive: true,
@@ -164,7 +189,9 @@ const fmt = (x: number) => Number(x.toPrecision(3)).toString();
  * UserInputError only for inputs that are not a sweep (different lengths, an LR <= 0 or decreasing).
  */
 export function analyzeRangeTest(lr: readonly number[], loss: readonly number[], opts: AnalyzeOptions = {}): Analysis {
-  const { smoothing, divergeThreshold, sweep, chooser } = resolveAnalyzeOptions(opts);
+  // The spacing of a recorded sweep is checked below; a bad one is reported there, not here.
+  const spacing = lr.length >= 2 && lr[0] > 0 && lr[1] > lr[0] ? Math.log10(lr[1] / lr[0]) : null;
+  const { smoothing, divergeThreshold, sweep, chooser } = resolveAnalyzeOptions(opts, spacing);
   if (lr.length !== loss.length) {
     throw new UserInputError('loss', `${loss.length} values`, `as many values as lr (${lr.length})`, 'lengths differ');
   }

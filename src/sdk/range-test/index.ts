@@ -31,7 +31,11 @@ export interface RangeTestOptions {
   numIter?: number;
   /** 'exponential' (default: equal ratios, the useful scale for LRs) or 'linear'. */
   sweep?: 'exponential' | 'linear';
-  /** EMA factor of the smoothed loss, in [0, 1); default 0.9 (see DEFAULT_SMOOTHING for why not 0.98). */
+  /**
+   * EMA factor of the smoothed loss, in [0, 1); default 0.9 (see DEFAULT_SMOOTHING for why not 0.98),
+   * lower on a coarse exponential sweep so that the smoothing lags at most half a decade of LR
+   * (defaultSmoothing: 0.86 for the default 1e-7..10 in 100 steps, 0.70 for 24 steps over 1e-4..10).
+   */
   smoothing?: number;
   /** Stop when smoothed loss > best + divergeThreshold·max(|best|, descent); default 3. */
   divergeThreshold?: number;
@@ -88,12 +92,15 @@ export function validateRangeTestOptions(options: RangeTestOptions = {}): Resolv
     throw new UserInputError('startLr', startLr, `0 < startLr < endLr (${endLr})`, 'the sweep must go up');
   }
   const numIter = checkNumber('numIter', options.numIter ?? RANGE_TEST_DEFAULTS.numIter, { min: 2, integer: true });
-  const analysis = resolveAnalyzeOptions({
-    smoothing: options.smoothing,
-    divergeThreshold: options.divergeThreshold,
-    sweep: options.sweep,
-    chooser: options.chooser,
-  } satisfies AnalyzeOptions);
+  const analysis = resolveAnalyzeOptions(
+    {
+      smoothing: options.smoothing,
+      divergeThreshold: options.divergeThreshold,
+      sweep: options.sweep,
+      chooser: options.chooser,
+    } satisfies AnalyzeOptions,
+    Math.log10(endLr / startLr) / (numIter - 1),
+  );
   const momentum = checkNumber('momentum', options.momentum ?? RANGE_TEST_DEFAULTS.momentum, { min: 0, max: 1, maxExclusive: true });
   const valEvery = checkNumber('valEvery', options.valEvery ?? RANGE_TEST_DEFAULTS.valEvery, { min: 0, integer: true });
   const checkWeightsEvery = checkNumber('checkWeightsEvery', options.checkWeightsEvery ?? RANGE_TEST_DEFAULTS.checkWeightsEvery, {
