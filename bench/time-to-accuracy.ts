@@ -2,7 +2,10 @@
  * Benchmark (issue 7 item 1): epochs and wall time to reach 98% test accuracy on the real MNIST
  * digits (demo CNN, batch 128, wasm backend), median over seeds, for
  *   (a) 1cycle at the recommended values (maxLr/minLr from one LR range test with the demo's lr
- *       settings; momentum 0.95→0.85, annihilation 10%, weight decay 1e-3 as the recipe starts),
+ *       settings; momentum 0.95→0.85, annihilation 10%, weight decay 1e-3 as the recipe starts).
+ *       A 1cycle run's schedule depends on its length, so it runs as cycles of several lengths
+ *       (BENCH_ONECYCLE_EPOCHS, default 4,5,6); its epochs to target on a seed are the fewest
+ *       epochs of any of its cycles that reached the target (as the paper reports 1cycle lengths),
  *   (b) Adam, constant LR 1e-3,
  *   (c) SGD momentum 0.9 at a constant LR, the best of {0.1, 0.03, 0.01} on validation accuracy
  *       after a short pre-run (seed 0's split),
@@ -14,7 +17,7 @@
  * A baseline that does not reach 98% within the cap counts as "> cap" (the ratio is then a bound).
  *
  *   node --import tsx bench/time-to-accuracy.ts
- *   BENCH_SEEDS=3 BENCH_CAP=12 BENCH_ONECYCLE_EPOCHS=6 BENCH_PRERUN_EPOCHS=2 BENCH_RANGE_ITERS=100
+ *   BENCH_SEEDS=3 BENCH_CAP=12 BENCH_ONECYCLE_EPOCHS=4,5,6 BENCH_PRERUN_EPOCHS=2 BENCH_RANGE_ITERS=100
  *   BENCH_MAXLR=0.3 BENCH_MINLR=0.03   # skip the range test and use these
  *   BENCH_TARGET=0.98 BENCH_TRAIN=7000   # accuracy to reach; training digits (smoke tests: fewer)
  *   BENCH_METHODS=onecycle               # a subset of onecycle,adam,sgd,step (the target needs (a) and a baseline)
@@ -32,7 +35,16 @@ import { BATCH, newTrainer, type RunRecord, trainEpochsToTarget } from './_mnist
 
 const SEEDS = envNumber('BENCH_SEEDS', 3, { integer: true, min: 1 });
 const CAP = envNumber('BENCH_CAP', 12, { integer: true, min: 1 });
-const ONECYCLE_EPOCHS = envNumber('BENCH_ONECYCLE_EPOCHS', 6, { integer: true, min: 1 });
+/** The 1cycle lengths to run, ascending; the longest is the "equal epochs" point of the comparison. */
+const CYCLES: number[] = (() => {
+  const raw = process.env.BENCH_ONECYCLE_EPOCHS ?? '4,5,6';
+  const xs = raw.split(',').map((x) => Number(x.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) {
+    throw new UserInputError('BENCH_ONECYCLE_EPOCHS', raw, 'a comma-separated list of whole numbers of epochs >= 1, e.g. 4,5,6');
+  }
+  return [...new Set(xs)].sort((a, b) => a - b);
+})();
+const ONECYCLE_EPOCHS = CYCLES[CYCLES.length - 1];
 const PRERUN_EPOCHS = envNumber('BENCH_PRERUN_EPOCHS', 2, { integer: true, min: 1 });
 const RANGE_ITERS = envNumber('BENCH_RANGE_ITERS', 100, { integer: true, min: 5 });
 const TARGET = envNumber('BENCH_TARGET', 0.98, { min: 0 });
@@ -76,7 +88,7 @@ async function main(): Promise<void> {
   const backend = await loadBackend('wasm');
   const t0 = performance.now();
   const tensorsAtStart = tf.memory().numTensors;
-  console.log(`backend ${describeBackend(backend)}; seeds ${SEEDS}, cap ${CAP} epochs, 1cycle ${ONECYCLE_EPOCHS} epochs, target ${fmtPct(TARGET)}`);
+  console.log(`backend ${describeBackend(backend)}; seeds ${SEEDS}, cap ${CAP} epochs, 1cycle cycles of ${CYCLES.join(', ')} epochs, target ${fmtPct(TARGET)}`);
 
   // Recommended values for (a): one range test with the demo's lr settings on seed 0's split.
   let maxLr: number;
@@ -123,61 +135,76 @@ async function main(): Promise<void> {
     console.log(`(c)/(d) LR ${sgdLr}`);
 
     const methods = METHODS;
-    const runs: RunRecord<Method>[] = [];
+    // One run per baseline and one per 1cycle length, per seed.
+    const specs = methods.flatMap((method): { method: Method; cycle: number | null }[] =>
+      method === 'onecycle' ? CYCLES.map((cycle) => ({ method, cycle })) : [{ method, cycle: null }],
+    );
+    const runs: (RunRecord<Method> & { cycleEpochs: number | null })[] = [];
     for (let s = 0; s < SEEDS; s++) {
       const seed = s + 1; // seed 0's split chose the LRs: measure on other splits
       const digits = loadDigits({ seed, train: TRAIN });
       try {
         // Rotate the order per seed so drifting machine load does not favour one method.
-        const order = methods.map((_, i) => methods[(i + s) % methods.length]);
-        for (const method of order) {
+        const order = specs.map((_, i) => specs[(i + s) % specs.length]);
+        for (const { method, cycle } of order) {
           const base = { maxEpochs: CAP, minEpochs: ONECYCLE_EPOCHS, target: TARGET };
-          runs.push(
-            await trainEpochsToTarget(
-              method,
-              digits,
-              seed,
-              method === 'onecycle'
-                ? {
-                    optimizer: 'sgd',
-                    weightDecay: RECIPE_START_WD,
-                    maxEpochs: ONECYCLE_EPOCHS,
-                    minEpochs: ONECYCLE_EPOCHS,
-                    target: TARGET,
-                    schedule: (spe) => oneCycle({ maxLr, minLr, totalSteps: ONECYCLE_EPOCHS * spe, momentumMax: 0.95, momentumMin: 0.85, annihilationPct: 0.1 }),
-                  }
-                : method === 'adam'
-                  ? { ...base, optimizer: 'adam', weightDecay: 0, schedule: (spe) => constant(1e-3, 0.9, CAP * spe) }
-                  : method === 'sgd'
-                    ? { ...base, optimizer: 'sgd', weightDecay: 0, schedule: (spe) => constant(sgdLr, 0.9, CAP * spe) }
-                    : { ...base, optimizer: 'sgd', weightDecay: 0, schedule: (spe) => stepSchedule(sgdLr, CAP * spe) },
-            ),
+          const rec = await trainEpochsToTarget(
+            method,
+            digits,
+            seed,
+            cycle != null
+              ? {
+                  optimizer: 'sgd',
+                  weightDecay: RECIPE_START_WD,
+                  maxEpochs: cycle,
+                  minEpochs: cycle,
+                  target: TARGET,
+                  schedule: (spe) => oneCycle({ maxLr, minLr, totalSteps: cycle * spe, momentumMax: 0.95, momentumMin: 0.85, annihilationPct: 0.1 }),
+                }
+              : method === 'adam'
+                ? { ...base, optimizer: 'adam', weightDecay: 0, schedule: (spe) => constant(1e-3, 0.9, CAP * spe) }
+                : method === 'sgd'
+                  ? { ...base, optimizer: 'sgd', weightDecay: 0, schedule: (spe) => constant(sgdLr, 0.9, CAP * spe) }
+                  : { ...base, optimizer: 'sgd', weightDecay: 0, schedule: (spe) => stepSchedule(sgdLr, CAP * spe) },
           );
+          runs.push({ ...rec, cycleEpochs: cycle });
         }
       } finally {
         digits.dispose();
       }
     }
 
-    // Per method: median epochs/seconds to target (a run that never reached counts as +∞), accuracy at
-    // the 1cycle length (equal epochs) and at the last epoch run.
+    // Per method and seed: epochs/seconds to target (a run that never reached counts as +∞; for 1cycle
+    // the fewest of its cycles), then medians over seeds; accuracy at the longest 1cycle length (equal
+    // epochs; for 1cycle, its longest cycle) and the best of any epoch.
+    const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1);
     const summary = methods.map((method) => {
       const rs = runs.filter((r) => r.method === method);
-      const epochs = rs.map((r) => r.reachedEpoch ?? Infinity);
-      const seconds = rs.map((r) => r.reachedSeconds ?? Infinity);
-      const atEqual = rs.map((r) => r.testAccuracy[Math.min(ONECYCLE_EPOCHS, r.testAccuracy.length) - 1]);
+      const perSeed = seeds.map((seed) => {
+        const mine = rs.filter((r) => r.seed === seed);
+        const fastest = mine.reduce((x, y) => ((y.reachedEpoch ?? Infinity) < (x.reachedEpoch ?? Infinity) ? y : x));
+        const equal = mine.reduce((x, y) => (y.epochsRun > x.epochsRun ? y : x));
+        return {
+          epochs: fastest.reachedEpoch ?? Infinity,
+          seconds: fastest.reachedSeconds ?? Infinity,
+          cycle: fastest.reachedEpoch != null ? fastest.cycleEpochs : null,
+          atEqual: equal.testAccuracy[Math.min(ONECYCLE_EPOCHS, equal.testAccuracy.length) - 1],
+          best: Math.max(...mine.flatMap((r) => r.testAccuracy)),
+        };
+      });
       const cap = method === 'onecycle' ? ONECYCLE_EPOCHS : CAP;
-      const reachedAll = rs.filter((r) => r.reachedEpoch != null).length;
       const secondsPerEpoch = median(rs.map((r) => r.trainSeconds[r.trainSeconds.length - 1] / r.epochsRun));
       return {
         method,
         label: LABEL[method],
-        reached: `${reachedAll}/${rs.length}`,
-        medianEpochs: median(epochs),
-        medianSeconds: median(seconds),
+        reached: `${perSeed.filter((p) => Number.isFinite(p.epochs)).length}/${SEEDS}`,
+        epochsPerSeed: perSeed.map((p) => (Number.isFinite(p.epochs) ? p.epochs : null)),
+        cyclePerSeed: method === 'onecycle' ? perSeed.map((p) => p.cycle) : undefined,
+        medianEpochs: median(perSeed.map((p) => p.epochs)),
+        medianSeconds: median(perSeed.map((p) => p.seconds)),
         cap,
-        accuracyAtEqualEpochs: median(atEqual),
-        bestAccuracy: median(rs.map((r) => Math.max(...r.testAccuracy))),
+        accuracyAtEqualEpochs: median(perSeed.map((p) => p.atEqual)),
+        bestAccuracy: median(perSeed.map((p) => p.best)),
         secondsPerEpoch,
       };
     });
@@ -211,7 +238,15 @@ async function main(): Promise<void> {
       ['method', `seeds reaching ${fmtPct(TARGET, 0)}`, 'median epochs to target', 'median training time to target', `test acc. after ${ONECYCLE_EPOCHS} epochs (median)`, 'best test acc. (median)', 's / epoch'],
       rows,
     );
-    console.log(`\n${out}\n`);
+    const perEpoch = table(
+      ['method', 'seed', ...Array.from({ length: CAP }, (_, i) => String(i + 1))],
+      runs.map((r) => [
+        r.cycleEpochs != null ? `1cycle, ${r.cycleEpochs}-epoch cycle` : r.method,
+        String(r.seed),
+        ...Array.from({ length: CAP }, (_, i) => (i < r.testAccuracy.length ? (100 * r.testAccuracy[i]).toFixed(2) : '')),
+      ]),
+    );
+    console.log(`\nTest accuracy per epoch (%):\n\n${perEpoch}\n\n${out}\n`);
     console.log(`(a) epochs / best of (b)–(d) (${best.label}) epochs: ${ratioText} (target <= 0.5): ${met ? 'met' : 'MISSED'}`);
     const leaked = tf.memory().numTensors - tensorsAtStart - 6; // seed 0's split is still alive
     const file = writeResult({
@@ -220,7 +255,7 @@ async function main(): Promise<void> {
       met,
       machine: m,
       backend: describeBackend(backend),
-      settings: { seeds: SEEDS, seedsUsed: Array.from({ length: SEEDS }, (_, i) => i + 1), cap: CAP, oneCycleEpochs: ONECYCLE_EPOCHS, prerunEpochs: PRERUN_EPOCHS, batchSize: BATCH, train: TRAIN, target: TARGET },
+      settings: { seeds: SEEDS, seedsUsed: seeds, cap: CAP, oneCycleEpochs: CYCLES, prerunEpochs: PRERUN_EPOCHS, batchSize: BATCH, train: TRAIN, target: TARGET },
       recommended: { maxLr, minLr, momentumMax: 0.95, momentumMin: 0.85, weightDecay: RECIPE_START_WD, annihilationPct: 0.1, source: lrSource },
       sgd: { candidates: SGD_LRS, chosen: sgdLr, prerun },
       ratio: Number.isFinite(ratio) ? Number(ratio.toFixed(3)) : null,
@@ -229,6 +264,7 @@ async function main(): Promise<void> {
       summary,
       runs,
       table: out,
+      perEpochTable: perEpoch,
       leakedTensors: leaked,
       wallSeconds: (performance.now() - t0) / 1000,
     });
