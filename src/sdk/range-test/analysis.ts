@@ -189,8 +189,10 @@ const fmt = (x: number) => Number(x.toPrecision(3)).toString();
  * UserInputError only for inputs that are not a sweep (different lengths, an LR <= 0 or decreasing).
  */
 export function analyzeRangeTest(lr: readonly number[], loss: readonly number[], opts: AnalyzeOptions = {}): Analysis {
-  // The spacing of a recorded sweep is checked below; a bad one is reported there, not here.
-  const spacing = lr.length >= 2 && lr[0] > 0 && lr[1] > lr[0] ? Math.log10(lr[1] / lr[0]) : null;
+  // Decades per step of the recorded sweep, for the default smoothing (an LR grid that is not a sweep
+  // is reported below, not here).
+  const last = lr.length - 1;
+  const spacing = last >= 1 && lr[0] > 0 && lr[last] > lr[0] ? Math.log10(lr[last] / lr[0]) / last : null;
   const { smoothing, divergeThreshold, sweep, chooser } = resolveAnalyzeOptions(opts, spacing);
   if (lr.length !== loss.length) {
     throw new UserInputError('loss', `${loss.length} values`, `as many values as lr (${lr.length})`, 'lengths differ');
