@@ -19,6 +19,7 @@
  *   node --import tsx bench/time-to-accuracy.ts
  *   BENCH_SEEDS=3 BENCH_CAP=12 BENCH_ONECYCLE_EPOCHS=4,5,6 BENCH_PRERUN_EPOCHS=2 BENCH_RANGE_ITERS=100
  *   BENCH_MAXLR=0.3 BENCH_MINLR=0.03   # skip the range test and use these
+ *   BENCH_WD=1e-4                      # 1cycle's weight decay (default 1e-3, the recipe's start)
  *   BENCH_TARGET=0.98 BENCH_TRAIN=7000   # accuracy to reach; training digits (smoke tests: fewer)
  *   BENCH_METHODS=onecycle               # a subset of onecycle,adam,sgd,step (the target needs (a) and a baseline)
  * Runs are deterministic (seeded data split, initialisation, shuffle and augmentation on one backend),
@@ -54,7 +55,8 @@ const GIVEN_MINLR = process.env.BENCH_MINLR ? envNumber('BENCH_MINLR', 0) : unde
 const SGD_LRS = [0.1, 0.03, 0.01];
 /** The demo's range-test settings (src/demo/run.ts demoTuneSettings). */
 const DEMO_LR = { startLr: 1e-4, endLr: 10, momentum: 0.9 };
-const RECIPE_START_WD = 1e-3;
+/** 1cycle's (decoupled) weight decay: the recipe's starting value unless BENCH_WD says otherwise. */
+const RECIPE_START_WD = envNumber('BENCH_WD', 1e-3, { min: 0 });
 
 type Method = 'onecycle' | 'adam' | 'sgd' | 'step';
 const ALL_METHODS: Method[] = ['onecycle', 'adam', 'sgd', 'step'];

@@ -278,8 +278,14 @@ describe('tfjsTrainer on the demo CNN (wasm)', () => {
     const t = await tfjsTrainer({ model: cnn, data: data(), batchSize: 64, seed: 4 });
     expect(await t.weightsFinite()).toBe(true);
     const start = await t.snapshot();
-    await t.step({ lr: 1e-3, momentum: 0.9 });
+    await t.step({ lr: 1e-3, momentum: 0.9, checkWeights: true });
     expect(await t.weightsFinite()).toBe(true); // read back with the step's loss
+    for (let i = 0; i < 3; i++) await t.step({ lr: 1e30, momentum: 0.9, checkWeights: true });
+    expect(await t.weightsFinite()).toBe(false);
+    // without checkWeights the step computes no answer; weightsFinite() then looks at the weights
+    await t.restore(start);
+    await t.step({ lr: 1e-3, momentum: 0.9 });
+    expect(await t.weightsFinite()).toBe(true);
     for (let i = 0; i < 3; i++) await t.step({ lr: 1e30, momentum: 0.9 });
     expect(await t.weightsFinite()).toBe(false);
     // after a restore the answer is about the restored weights, not the last step

@@ -170,7 +170,8 @@ export async function rangeTest(trainer: Trainer, options: RangeTestOptions = {}
         forced = { reason: 'interrupted', usable: loss.length };
         break;
       }
-      const value = await trainer.step({ lr: lrs[i], momentum: o.momentum });
+      const checkNext = (i + 1) % o.checkWeightsEvery === 0 || i === o.numIter - 1;
+      const value = await trainer.step({ lr: lrs[i], momentum: o.momentum, ...(checkNext && { checkWeights: true }) });
       lr.push(lrs[i]);
       loss.push(value);
       const { smoothed, stop } = rule.push(value);

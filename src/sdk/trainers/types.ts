@@ -9,6 +9,11 @@ export interface StepHyperParams {
   lr: number;
   /** Momentum for SGD, β1 for Adam (cycled as momentum, paper §4.3). */
   momentum: number;
+  /**
+   * A `weightsFinite()` call follows this step: an adapter may find out with the step, at no extra
+   * sync (the TF.js one reads the answer back with the loss). Default false: no check is computed.
+   */
+  checkWeights?: boolean;
 }
 
 export interface EvalResult {
