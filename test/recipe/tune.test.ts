@@ -12,6 +12,7 @@ import {
   type TuneOptions,
 } from '../../src/sdk/recipe/index.js';
 import { UserInputError } from '../../src/errors.js';
+import { fmt } from '../../src/sdk/recipe/decide.js';
 import { FakeClock, toyFactory, type ToyOptions } from './toy.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sc-tune-'));
@@ -46,9 +47,13 @@ describe('tune: the stages', () => {
     expect(stage.params.largestFit).toBe(128);
     expect(String(stage.params.largestFitWhy)).toMatch(/256 did not fit \(out of memory.*halved back to 128, which ran/);
     expect(stage.params.probed).toBe('16:ok 1 ms/step, 32:ok 1.5 ms/step, 64:ok 2.5 ms/step, 128:ok 4.5 ms/step, 256:no');
-    // default candidates: the largest 4 that fit; each had its own range test
+    // default candidates: the largest 4 that fit; each had its own range test but 16, which the lr
+    // stage tested at the same weight decay: it keeps that (longer) test's bounds
     expect(stage.decision!.candidates.map((c) => c.value)).toEqual([16, 32, 64, 128]);
-    expect(Object.keys(stage.rangeTests!).sort()).toEqual(['128', '16', '32', '64']);
+    expect(Object.keys(stage.rangeTests!).sort()).toEqual(['128', '32', '64']);
+    const lrStage = report.stages.find((s) => s.id === 'lr')!;
+    expect(stage.decision!.candidates[0].note).toBe(`maxLr ${fmt(lrStage.rangeTest!.chosen!.maxLr)} from the lr stage's range test (same batch size and weight decay)`);
+    expect(stage.decision!.candidates[1].note).toMatch(/from its own range test/);
     // equal wall-clock: 0.05 s each, so steps ∝ 1 / cost per step
     const secs = stage.series.filter((s) => s.name.startsWith('batch=')).map((s) => s.xs[s.xs.length - 1]);
     for (const s of secs) {
@@ -58,6 +63,12 @@ describe('tune: the stages', () => {
     expect(stage.decision!.candidates[0].at).toBe('0.05 s (50 steps)');
     expect(stage.decision!.candidates[3].at).toBe('0.0495 s (11 steps)');
     expect(report.recommendations.batchSize).toBe(stage.decision!.winner);
+    // maxLr and minLr are explained by the same range test
+    const winner = stage.decision!.winner as number;
+    const rule = winner === 16 ? lrStage.rangeTest!.chosen!.rule : stage.rangeTests![String(winner)].chosen!.rule;
+    expect(report.recommendations.why.maxLr).toContain(rule);
+    expect(report.recommendations.why.minLr).toContain(`(${rule})`);
+    expect(report.recommendations.why.maxLr).toContain(winner === 16 ? 'LR range test at batch 16' : `at the chosen batch ${winner} (batch-size stage)`);
   });
 
   it('bisects the weight-decay exponent between the two best and re-runs the LR test when WD changed it', async () => {

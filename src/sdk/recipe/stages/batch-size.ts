@@ -5,7 +5,8 @@
  *     Only sizes that actually ran are ever reported (Lightning's finder can report a size it never
  *     ran after an OOM).
  * (b) Candidates compared at equal wall-clock time, as the paper compares them: each gets its own
- *     short LR range test and a short 1cycle run of the same number of seconds; the lowest
+ *     short LR range test (the one the lr stage ran at the same batch size and weight decay keeps
+ *     that test's bounds) and a short 1cycle run of the same number of seconds; the lowest
  *     validation loss wins. The report holds validation loss against seconds for each.
  */
 import type { RangeTestResult, Series, Stage } from '../../../report/schema.js';
@@ -91,6 +92,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   const series: Series[] = [];
   const rangeTests: Record<string, RangeTestResult> = {};
   const lrOf = new Map<number, { maxLr: number; minLr: number; stepSeconds: number; stepsPerEpoch: number }>();
+  let reused: number | undefined;
   for (const [i, b] of runnable.entries()) {
     await checkAbort(ctx.signal);
     const stepSec = stepSecondsOf.get(b) ?? state.stepSeconds * (b / state.batchSize);
@@ -99,9 +101,20 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
     const part = 0.9 / runnable.length;
     const trial = ctx.tracker && ctx.run ? ctx.tracker.startRun(`batch ${b}`, { parent: ctx.run, params: { batchSize: b } }) : undefined;
     try {
-      const rt = await runRangeTest(ctx, { batchSize: b, weightDecay: state.weightDecay, numIter: iters, onProgress: (f) => ctx.progress(base + 0.3 * part * f) });
-      rangeTests[String(b)] = rt.result;
-      const { maxLr, minLr } = rt.result.chosen!;
+      // The candidate the lr stage already tested (same batch size and weight decay) keeps that
+      // longer test's bounds: a shorter sweep of the same model is only a noisier answer.
+      const tested = state.lrTestedAt?.batchSize === b && state.lrTestedAt.weightDecay === state.weightDecay && state.maxLr != null && state.minLr != null;
+      let maxLr: number;
+      let minLr: number;
+      if (tested) {
+        maxLr = state.maxLr!;
+        minLr = state.minLr!;
+        reused = b;
+      } else {
+        const rt = await runRangeTest(ctx, { batchSize: b, weightDecay: state.weightDecay, numIter: iters, onProgress: (f) => ctx.progress(base + 0.3 * part * f) });
+        rangeTests[String(b)] = rt.result;
+        ({ maxLr, minLr } = rt.result.chosen!);
+      }
       const steps = stepsFor(seconds, stepSec, 0, 0, 4);
       const r = await shortRun(ctx, {
         settings: trainerSettings(ctx, { batchSize: b }),
@@ -120,7 +133,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
         metric: r.metric,
         noise: r.noise,
         at: `${fmt(r.trainSeconds)} s (${r.stepsRun} steps)`,
-        note: `maxLr ${fmt(maxLr)} from its own range test${r.diverged ? `; diverged at step ${(r.divergedAt ?? 0) + 1}` : ''}`,
+        note: `maxLr ${fmt(maxLr)} from ${reused === b ? "the lr stage's range test (same batch size and weight decay)" : 'its own range test'}${r.diverged ? `; diverged at step ${(r.divergedAt ?? 0) + 1}` : ''}`,
       });
       if (trial) ctx.tracker?.endRun(trial, 'FINISHED');
     } catch (e) {
@@ -149,7 +162,12 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   state.stepsPerEpoch = w.stepsPerEpoch;
   state.lrTestedAt = { batchSize: winnerValue, weightDecay: state.weightDecay };
   state.why.batchSize = dec.summary;
-  state.why.maxLr = `LR range test at the chosen batch ${winnerValue} (batch-size stage): ${rangeTests[String(winnerValue)].chosen!.rule}`;
+  if (winnerValue !== reused) {
+    // A batch size of its own: its own range test's bounds (the lr stage's explanation stands otherwise).
+    const chosen = rangeTests[String(winnerValue)].chosen!;
+    state.why.maxLr = `LR range test at the chosen batch ${winnerValue} (batch-size stage): ${chosen.rule}`;
+    state.why.minLr = `maxLr / ${fmt(chosen.maxLr / chosen.minLr)} (${chosen.rule})`;
+  }
   return {
     kind: 'batch-size',
     title: 'Batch size: largest that fits, then equal wall-clock comparison',
