@@ -6,7 +6,7 @@
  * annihilation 10%, weight decay 1e-3) with the test split evaluated after every epoch.
  *
  * Target: the default rule (DEFAULT_CHOOSER) ends at least as accurate as min-loss/3 (the previous
- * default) on the median seed and on the worst seed, and its maxLr varies less between seeds.
+ * default) on the median seed and on the worst seed, and its maxLr varies no more between seeds.
  *
  *   node --import tsx bench/lr-rule.ts
  *   BENCH_SEEDS=4 BENCH_EPOCHS=6 BENCH_RANGE_ITERS=100 BENCH_RULES=divergence/3,min-loss/3,valley
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   console.log(`default rule ${DEFAULT_CHOOSER} vs min-loss/3: ${met == null ? 'not compared (both rules needed)' : met ? 'met' : 'MISSED'}`);
   const file = writeResult({
     name: 'lr-rule',
-    target: `1cycle at the default rule's maxLr (${DEFAULT_CHOOSER}) is at least as accurate as at min-loss/3's on the median and the worst seed, with less spread of maxLr`,
+    target: `1cycle at the default rule's maxLr (${DEFAULT_CHOOSER}) is at least as accurate as at min-loss/3's on the median and the worst seed, with no more spread of maxLr`,
     met,
     machine: m,
     backend: describeBackend(backend),
