@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { ReportValidationError } from '../report/index.js';
+import { parseBudget } from '../sdk/recipe/budget.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -30,6 +31,18 @@ export function parseInteger(option: string, min: number, max = Number.MAX_SAFE_
       throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: an integer from ${min} to ${max}.`);
     }
     return n;
+  };
+}
+
+/** A time budget option ('90s', '15m', '1h30m' or seconds), checked at parse time and kept as given. */
+export function parseBudgetOption(option: string) {
+  return (raw: string): string => {
+    try {
+      parseBudget(raw);
+    } catch {
+      throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: a positive number of seconds, or a duration like '90s', '15m', '1h30m'.`);
+    }
+    return raw;
   };
 }
 
@@ -75,14 +88,14 @@ function buildProgram(): Command {
     .option('--seed <n>', 'random seed (data split, initialisation, shuffling)', parseInteger('--seed', 0, 2 ** 31 - 1), 42)
     .option('--out <dir>', 'output folder (default ./superconverge-out/<timestamp>/)')
     .option('--epochs <n>', 'epochs of the final 1cycle training and of the baseline', parseInteger('--epochs', 1, 1000))
-    .option('--budget <time>', 'time budget for the tuning stages, e.g. 90s, 8m, 1h')
+    .option('--budget <time>', 'time budget of the whole recipe (tuning stages and the final training; the baseline comes on top), e.g. 90s, 8m, 1h (default: 7m)', parseBudgetOption('--budget'))
     .addOption(
       new Option('--recipe <which>', 'which stages to run: full (LR, batch size, momentum, weight decay) or lr (range test only)')
         .choices(['full', 'lr'])
         .default('full'),
     )
     .option('--no-baseline', 'skip the constant-LR Adam baseline')
-    .option('--train-size <n>', 'training digits (the rest of the 10,000 go to validation and test)', parseInteger('--train-size', 100, 9000))
+    .option('--train-size <n>', 'training digits, at least one batch (128) and at most 7000: 1,000 validation and 2,000 test digits of the 10,000 are held out (default: 7000)', parseInteger('--train-size', 128, 7000))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('--resume <dir>', 'continue an interrupted demo run folder')
     .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
@@ -98,7 +111,7 @@ function buildProgram(): Command {
     .argument('[config]', 'the tune config (YAML or JSON)')
     .option('--out <dir>', 'output root (a <timestamp>/ folder is made inside), or SUPERCONVERGE_OUT_DIR')
     .option('--resume <dir>', 'continue an interrupted run folder: finished stages are skipped')
-    .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)')
+    .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)', parseBudgetOption('--budget'))
     .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, 2 ** 31 - 1))
     .option('--stages <list>', 'comma-separated subset of stages to run, e.g. lr,momentum')
     .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')

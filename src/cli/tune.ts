@@ -56,7 +56,7 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
     const { report, runDir } = await tune({
       ...options,
       signal: opts.signal,
-      tracker: (runDir) => createTracker({ runDir, tracking: opts.trackingUri, experimentName: opts.experiment }),
+      tracker: (runDir) => createTracker({ runDir, tracking: opts.trackingUri, experimentName: opts.experiment, mlflow: { onStatus: (m) => display.log(m) } }),
       onProgress: (e) => display.onProgress(e),
     });
     display.stop();

@@ -128,7 +128,7 @@ export async function runDemo(o: DemoOptions): Promise<{ report: TuningReport; r
     const { report, runDir } = await tune({
       ...options,
       signal: o.signal,
-      tracker: (runDir) => createTracker({ runDir, tracking: o.trackingUri, experimentName: o.experiment }),
+      tracker: (runDir) => createTracker({ runDir, tracking: o.trackingUri, experimentName: o.experiment, mlflow: { onStatus: (m) => display.log(m) } }),
       onProgress: (e: ProgressEvent) => display.onProgress(e),
     });
     display.stop();

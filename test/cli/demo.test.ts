@@ -3,6 +3,7 @@
  * process. Then Ctrl-C in the middle (exit 130, finished stages kept) and `--resume`.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,28 @@ describe('superconverge demo (shortened: 1,000 training digits, LR stage, 2 epoc
     }
     const csv = readFileSync(join(runDir, 'curves', 'lr.csv'), 'utf8').trim().split('\n');
     expect(csv.length).toBeGreaterThan(rt.lr.length);
+  });
+
+  it('with an MLflow server that does not answer, finishes and says where the points are and how to send them', async () => {
+    const out = tmp();
+    // a port nobody listens on: bind, read the port, close
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const r = await runCli([...short, '--no-baseline', '--out', out], {
+      env: { MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const runDir = onlyRunDir(out);
+    expect(r.stderr).toMatch(/MLflow: .*connection failed.*points are kept in the run folder/);
+    expect(r.stderr).toContain(`send them with \`superconverge sync ${runDir}\``);
+    const report = await readReport(join(runDir, 'report.json'));
+    expect(report.status).toBe('complete');
+    expect(report.warnings.join('\n')).toContain(`superconverge sync ${runDir}`);
+    expect(readFileSync(join(runDir, 'events.jsonl'), 'utf8')).toContain('"type":"metrics"');
   });
 
   it('Ctrl-C stops with exit 130 keeping the finished stage; --resume finishes the run', async () => {

@@ -28,9 +28,11 @@ describe('superconverge CLI: help, version and bad input', () => {
   it('rejects bad demo options before training: exit 2, the option, the value and the allowed range', async () => {
     expectUsageError(await runCli(['demo', '--seed', '-1']), '--seed', '"-1"', /an integer from 0/);
     expectUsageError(await runCli(['demo', '--epochs', '0']), '--epochs', /from 1 to 1000/);
-    expectUsageError(await runCli(['demo', '--budget', 'soon']), 'budget', '"soon"', /'15m'/);
+    expectUsageError(await runCli(['demo', '--budget', 'soon']), '--budget', '"soon"', /'15m'/);
     expectUsageError(await runCli(['demo', '--backend', 'tpu']), '--backend', 'tpu');
-    expectUsageError(await runCli(['demo', '--train-size', '9000']), '--train-size', '9000', /at most 7000/);
+    expectUsageError(await runCli(['demo', '--train-size', '9000']), '--train-size', '9000', /from 128 to 7000/);
+    // fewer digits than one batch (128): refused up front, not as a failed calibration
+    expectUsageError(await runCli(['demo', '--train-size', '100']), '--train-size', '"100"', /from 128 to 7000/);
     expectUsageError(await runCli(['demo', '--bogus']), /unknown option '--bogus'/);
   });
 

@@ -13,6 +13,7 @@ import {
 } from '../../src/sdk/recipe/index.js';
 import { UserInputError } from '../../src/errors.js';
 import { fmt } from '../../src/sdk/recipe/decide.js';
+import { LocalTracker } from '../../src/sdk/tracking/index.js';
 import { FakeClock, toyFactory, type ToyOptions } from './toy.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sc-tune-'));
@@ -254,6 +255,14 @@ describe('tune: bad input and faults', () => {
     expect(atStart).toBeInstanceOf(StageFailedError);
     expect(atStart.stageId).toBe('calibration');
     expect(atStart.message).toMatch(/non-finite loss \(NaN\)/);
+    // with a tracker too: the parent run ends FAILED and the cause is not hidden by the missing report
+    const tracked = (await tune({ ...base(new FakeClock(), { nanLoss: true }), tracker: (dir) => new LocalTracker(dir) }).catch((e) => e)) as StageFailedError;
+    expect(tracked).toBeInstanceOf(StageFailedError);
+    expect(tracked.stageId).toBe('calibration');
+    expect(tracked.message).toMatch(/non-finite loss \(NaN\)/);
+    const events = readFileSync(join(tracked.runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string });
+    expect(events.map((e) => e.type)).toEqual(['start', 'end']);
+    expect(events[1].status).toBe('FAILED');
     // NaN from the momentum stage on: every momentum run diverges
     const later = (await tune(base(new FakeClock(), { nanFromStep: 4 + 60 + 1 }, { stages: ['lr', 'momentum'] })).catch((e) => e)) as StageFailedError;
     expect(later.stageId).toBe('momentum');

@@ -45,6 +45,11 @@ describe.skipIf(!url)('tune → MLflow, read back through the API', () => {
     expect(tags['mlflow.note.content']).toContain('toy tune for MLflow');
     expect(Number(params['recommended.maxLr'])).toBe(report.recommendations.maxLr);
     expect(Number(params['recommended.momentumMax'])).toBe(report.recommendations.momentumMax);
+    // the recommendations as searchable tags too (README: tags.superconverge.recommended.batchSize)
+    expect(tags['superconverge.recommended.batchSize']).toBe(String(report.recommendations.batchSize));
+    expect(tags['superconverge.recommended.maxLr']).toBe(String(report.recommendations.maxLr));
+    expect(tags['superconverge.why.maxLr']).toBe(report.recommendations.why.maxLr);
+    expect(tags['superconverge.status']).toBe('complete');
 
     // one child per stage, nested under the parent, finished
     const children = await c.searchRuns([links.experimentId], `tags.mlflow.parentRunId = '${links.runId}'`);

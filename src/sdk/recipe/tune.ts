@@ -3,7 +3,7 @@
  * momentum, weight decay, an LR re-check where they changed its settings, and the final 1cycle
  * training — every decision explained in a TuningReport, within an optional time budget.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { UserInputError, describeValue } from '../../errors.js';
 import { type Stage, type TuningReport, type TuningReportInput, writeReport } from '../../report/index.js';
 import { writeReportFiles } from '../../reporters/index.js';
-import { readGitInfo, reportNote, systemTags } from '../tracking/index.js';
+import { readGitInfo, reportParentEntities, systemTags } from '../tracking/index.js';
 import type { ParamValue, Tracker } from '../tracking/types.js';
 import type { Trainer } from '../trainers/types.js';
 import { BUDGET_SHARES, parseBudget, splitBudget } from './budget.js';
@@ -282,7 +282,8 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
   const save = (status: TuningReport['status']) => writeReport(join(runDir, 'report.json'), buildReport(status));
   const endParent = (status: 'FINISHED' | 'FAILED' | 'KILLED') => {
     if (!tracker || !parent) return;
-    tracker.logArtifact(parent, join(runDir, 'report.json'));
+    // A run that failed before its first report (calibration) has none to upload.
+    if (existsSync(join(runDir, 'report.json'))) tracker.logArtifact(parent, join(runDir, 'report.json'));
     tracker.endRun(parent, status);
   };
 
@@ -423,6 +424,10 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
 
   // Wait (bounded) for the server to have the runs, so report.json can link them.
   if (tracker) await tracker.flush(10_000).catch(() => undefined);
+  const trackingError = tracker && 'lastError' in tracker ? (tracker as { lastError?: string }).lastError : undefined;
+  if (trackingError) {
+    warnings.push(`MLflow: ${trackingError}; every point is kept in ${join(runDir, 'events.jsonl')}: send them with \`superconverge sync ${runDir}\``);
+  }
   const report = await save('complete');
   // The charts, the Markdown and the HTML page beside report.json, uploaded with it.
   const formats = reportFormats ?? ['md', 'html', 'svg', 'png'];
@@ -439,15 +444,9 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
     }
   }
   if (parent && tracker) {
-    const r = report.recommendations;
-    const recParams: Record<string, ParamValue> = {};
-    for (const [k, v] of Object.entries(r)) if (v != null && typeof v !== 'object') recParams[`recommended.${k}`] = v as ParamValue;
-    tracker.logParams(parent, recParams);
-    tracker.setTags(parent, {
-      'mlflow.note.content': reportNote(report),
-      'superconverge.status': report.status,
-      ...(report.diagnosis ? { 'superconverge.diagnosis': report.diagnosis.verdict } : {}),
-    });
+    const { params, tags } = reportParentEntities(report);
+    tracker.logParams(parent, params);
+    tracker.setTags(parent, tags);
   }
   endParent('FINISHED');
   return { report, runDir };

@@ -19,7 +19,7 @@ export { LocalTracker } from './local.js';
 export { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
 export { Replayer, SYNC_STATE_FILE, RUN_KEY_TAG } from './replay.js';
 export { systemTags, readGitInfo, type GitInfo, type SystemTagOptions } from './system-tags.js';
-export { logTuningReport, logRangeTest, reportNote, type LogReportOptions } from './report.js';
+export { logTuningReport, logRangeTest, reportNote, reportParentEntities, type LogReportOptions } from './report.js';
 
 export interface CreateTrackerOptions {
   /** The run folder (report.json goes beside events.jsonl). */

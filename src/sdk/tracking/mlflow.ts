@@ -174,6 +174,13 @@ export class MlflowTracker extends LocalTracker {
   override async close(): Promise<void> {
     if (this.closed) return;
     await this.flush(this.opts.closeTimeoutMs);
+    const unsent = this.queue.length > 0 || this.spilled ? this.pendingCount : 0;
+    if (unsent > 0) {
+      this.opts.onStatus?.(
+        `MLflow: ${unsent} event${unsent === 1 ? '' : 's'} not sent${this.lastError ? ` (${this.lastError})` : ''}; they are kept in ${this.runDir}/events.jsonl: ` +
+          `send them with \`superconverge sync ${this.runDir}\` once the server answers`,
+      );
+    }
     this.closed = true;
     clearInterval(this.timer);
     this.abort.abort(new Error('tracker closed'));

@@ -42,7 +42,12 @@ export function logRangeTest(tracker: Tracker, run: string, rt: RangeTestResult,
   return rt.lr.length;
 }
 
-export function logTuningReport(tracker: Tracker, parentRun: string, report: TuningReport, options: LogReportOptions = {}): void {
+/**
+ * What a tune's parent run carries: `recommended.<key>` params, and as tags (searchable in the MLflow
+ * UI: `tags.superconverge.recommended.batchSize = '128'`) the recommendations, how each was chosen,
+ * the status, the diagnosis and the Markdown note.
+ */
+export function reportParentEntities(report: TuningReport): { params: Record<string, ParamValue>; tags: Record<string, string> } {
   const rec = report.recommendations;
   const params: Record<string, ParamValue> = {};
   const tags: Record<string, string> = {
@@ -59,6 +64,11 @@ export function logTuningReport(tracker: Tracker, parentRun: string, report: Tun
   }
   for (const [k, why] of Object.entries(rec.why)) tags[`superconverge.why.${k}`] = why;
   if (report.diagnosis) tags['superconverge.diagnosis'] = report.diagnosis.verdict;
+  return { params, tags };
+}
+
+export function logTuningReport(tracker: Tracker, parentRun: string, report: TuningReport, options: LogReportOptions = {}): void {
+  const { params, tags } = reportParentEntities(report);
   tracker.logParams(parentRun, params);
   tracker.setTags(parentRun, tags);
   for (const stage of report.stages) {
