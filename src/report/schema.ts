@@ -146,7 +146,7 @@ export const Training = z.object({
 });
 
 export const Diagnosis = z.object({
-  verdict: z.enum(['underfitting', 'overfitting', 'good-fit', 'unknown']),
+  verdict: z.enum(['underfitting', 'overfitting', 'good-fit', 'diverged', 'unknown']),
   reason: z.string(),
   suggestion: z.string(),
 });

@@ -103,7 +103,10 @@ export function verdict(report: TuningReport, base?: TuningReport, style: Verdic
     const prev = base ? testAccuracy(finalTraining(base)) : null;
     if (prev != null) results.push(`base branch ${fmtPct(prev)} (${signedPoints(acc - prev)})`);
   }
-  const icon = report.status === 'complete' ? '✅' : '⚠️';
+  // ✅ only for a complete run whose 1cycle is not behind the baseline it was compared with.
+  const baselineAccuracy = testAccuracy(baselineTraining(report));
+  const behind = acc != null && baselineAccuracy != null && acc < baselineAccuracy;
+  const icon = report.status === 'complete' && !behind ? '✅' : '⚠️';
   const partial = report.status === 'complete' ? '' : ` (report ${t(report.status, 20)})`;
   return `${icon} ${b('1cycle')}${partial}: ${parts.join(', ')}${results.length ? ` — ${results.join(', ')}` : ''}.`;
 }
@@ -287,7 +290,7 @@ function finalSection(report: TuningReport, links: MarkdownLinks | undefined, ma
   const lines = [trainingLine(t)];
   if (baseline) lines.push(`Baseline — ${trainingLine(baseline)}`);
   if (report.diagnosis)
-    lines.push(`Diagnosis: **${md(report.diagnosis.verdict, 20)}** — ${md(report.diagnosis.reason, 300)}. ${md(report.diagnosis.suggestion, 300)}.`);
+    lines.push(`Diagnosis: **${md(report.diagnosis.verdict, 20)}** — ${md(report.diagnosis.reason, 300)}. ${md(report.diagnosis.suggestion.replace(/\.$/, ''), 300)}.`);
   const body = [
     paramsLine(t.hyperParameters),
     trainingTable(t),

@@ -100,6 +100,13 @@ describe('diagnoseFit', () => {
     expect(d.reason).toMatch(/rose from 0.4 at epoch 2 to 0.5 at epoch 4/);
     expect(d.suggestion).toMatch(/more weight decay|larger weight decay/);
   });
+  it('diverged when validation and training loss both go back up (a collapsed run is not a good fit)', () => {
+    // a real collapse: 1cycle at too high a maxLr, val accuracy 52% -> 12.5% (chance)
+    const d = diagnoseFit(h([[2.04, 1.95], [2.14, 1.79], [3.37, 2.31], [2.31, 2.3]]));
+    expect(d.verdict).toBe('diverged');
+    expect(d.reason).toMatch(/rose from 1.79 at epoch 2 to 2.3 at epoch 4 .* training loss rose with it \(2.14 → 2.31\)/);
+    expect(d.suggestion).toMatch(/lower maxLr/);
+  });
   it('good fit when the validation loss is horizontal at the end', () => {
     expect(diagnoseFit(h([[1, 0.6], [0.5, 0.401], [0.45, 0.4]])).verdict).toBe('good-fit');
   });

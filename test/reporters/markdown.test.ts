@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
-import { COMMENT_LIMIT, commentMarker, renderMarkdown } from '../../src/reporters/markdown.js';
+import { COMMENT_LIMIT, commentMarker, renderMarkdown, verdict } from '../../src/reporters/markdown.js';
 import { clone, loadFixture, mermaidBlocks } from './helpers.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
@@ -31,6 +31,15 @@ describe('renderMarkdown', () => {
 
   it('matches the golden comment for the LR-only report', () => {
     golden('lr-only.comment.md', renderMarkdown(lrOnly));
+  });
+
+  it('marks the verdict ⚠️, not ✅, when 1cycle ended behind its baseline', () => {
+    const behind = clone(full);
+    behind.baseline!.test!.accuracy = behind.final!.test!.accuracy! + 0.01;
+    const line = verdict(behind);
+    expect(line.startsWith('⚠️ ')).toBe(true);
+    expect(line).toMatch(/\(−1\.0 pt\)/);
+    expect(verdict(full).startsWith('✅ ')).toBe(true);
   });
 
   it('starts with the hidden marker, then the one-line verdict, then the table', () => {

@@ -61,7 +61,7 @@ async function expectTuneOnServer(c: MlflowClient, runs: Record<string, string>,
     for (const [prefix, rt] of tests) {
       const lr = await c.getMetricHistory(run.info.run_id, `${prefix}lr`);
       const loss = await c.getMetricHistory(run.info.run_id, `${prefix}loss`);
-      const smooth = await c.getMetricHistory(run.info.run_id, `${prefix}smoothed_loss`);
+      const smooth = await c.getMetricHistory(run.info.run_id, `${prefix}smoothedLoss`);
       expect(lr.length).toBe(rt.lr.length);
       expect(loss.length).toBe(rt.loss.length);
       expect(smooth.length).toBe(rt.smoothedLoss.length);
@@ -70,7 +70,7 @@ async function expectTuneOnServer(c: MlflowClient, runs: Record<string, string>,
       const losses = byStep(loss);
       rt.lr.forEach((x, i) => expect(lrs.get(i)).toBeCloseTo(x, 12));
       rt.loss.forEach((x, i) => (x == null ? expect(losses.get(i)).toBeNaN() : expect(losses.get(i)).toBeCloseTo(x, 12)));
-      const val = await c.getMetricHistory(run.info.run_id, `${prefix}val_loss`);
+      const val = await c.getMetricHistory(run.info.run_id, `${prefix}valLoss`);
       expect(val.map((m) => [Number(m.step), fromWireNumber(m.value)])).toEqual(rt.valLoss.map((v) => [v.index, v.loss]));
     }
     for (const key of ['loss', 'valLoss', 'accuracy', 'lr', 'momentum'] as const) {

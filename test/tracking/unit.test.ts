@@ -108,7 +108,7 @@ describe('createTracker and the local run folder', () => {
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.filter((e) => e.type === 'start').length).toBe(4);
     expect(events.filter((e) => e.type === 'end').map((e) => (e.type === 'end' ? e.status : ''))).toEqual(['FINISHED', 'FAILED', 'FINISHED', 'FINISHED']);
-    const rtPoints = events.filter((e) => e.type === 'metrics' && Object.keys(e.metrics).some((k) => k.endsWith('smoothed_loss')));
+    const rtPoints = events.filter((e) => e.type === 'metrics' && Object.keys(e.metrics).some((k) => k.endsWith('smoothedLoss')));
     expect(rtPoints.length).toBe(10 + 12 + 12);
     expect(rtPoints.some((e) => e.type === 'metrics' && e.metrics.loss === 'NaN')).toBe(true);
     const art = events.find((e) => e.type === 'artifact');

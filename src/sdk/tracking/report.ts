@@ -36,9 +36,9 @@ export function reportNote(report: TuningReport): string {
 export function logRangeTest(tracker: Tracker, run: string, rt: RangeTestResult, prefix = ''): number {
   const nan = (v: number | null | undefined): number => (v == null ? NaN : v);
   for (let i = 0; i < rt.lr.length; i++) {
-    tracker.logMetrics(run, { [`${prefix}lr`]: rt.lr[i], [`${prefix}loss`]: nan(rt.loss[i]), [`${prefix}smoothed_loss`]: nan(rt.smoothedLoss[i]) }, i);
+    tracker.logMetrics(run, { [`${prefix}lr`]: rt.lr[i], [`${prefix}loss`]: nan(rt.loss[i]), [`${prefix}smoothedLoss`]: nan(rt.smoothedLoss[i]) }, i);
   }
-  for (const v of rt.valLoss) tracker.logMetrics(run, { [`${prefix}val_loss`]: nan(v.loss) }, v.index);
+  for (const v of rt.valLoss) tracker.logMetrics(run, { [`${prefix}valLoss`]: nan(v.loss) }, v.index);
   return rt.lr.length;
 }
 
