@@ -34,6 +34,8 @@ describe('superconverge CLI: help, version and bad input', () => {
     // fewer digits than one batch (128): refused up front, not as a failed calibration
     expectUsageError(await runCli(['demo', '--train-size', '100']), '--train-size', '"100"', /from 128 to 7000/);
     expectUsageError(await runCli(['demo', '--bogus']), /unknown option '--bogus'/);
+    // an output folder that cannot be made (a file stands in the path)
+    expectUsageError(await runCli(['demo', '--recipe', 'lr', '--out', '/etc/passwd/x']), '--out', '/etc/passwd/x', /a folder that can be created/);
   });
 
   it('rejects a bad tune config naming every bad field path, the value and what is allowed', async () => {

@@ -215,6 +215,11 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
     settings = parseTuneSettings(rest);
     runDir = resolveRunDir(settings.out);
   }
+  try {
+    await mkdir(join(runDir, 'stages'), { recursive: true });
+  } catch (e) {
+    throw new UserInputError('out (--out)', settings.out ?? runDir, 'a folder that can be created and written', (e as Error).message);
+  }
   let tracker: Tracker | undefined;
   if (typeof trackerOption === 'function') {
     tracker = trackerOption(runDir);
@@ -223,7 +228,6 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
   const git = readGitInfo();
   const budgetSeconds = settings.budget != null ? parseBudget(settings.budget) : null;
   const ids = STAGE_IDS.filter((id) => settings.stages.includes(id) && (id !== 'baseline' || settings.baseline != null));
-  await mkdir(join(runDir, 'stages'), { recursive: true });
 
   const warnings: string[] = [];
   const stages: Stage[] = [];
