@@ -41,10 +41,11 @@ describe('superconverge demo (shortened: 1,000 training digits, LR stage, 2 epoc
     expect(report.baseline!.epochs).toBe(2);
     expect(report.final!.test!.n).toBe(2000);
     // two epochs on 1,000 digits (16 steps): far above chance (10%) for both. Not a test of the LR
-    // rule: the sweep's length follows the measured step time (22-24 points here), and at its
-    // divergence/3 maxLr (0.17-0.26 on this curve) 16 steps of 1cycle end at 45-73%
-    // (the rules are compared at realistic length by bench/lr-rule.ts)
-    expect(report.final!.test!.accuracy!).toBeGreaterThan(0.3);
+    // rule (bench/lr-rule.ts compares the rules at realistic length): the budget gives the range
+    // test its floor of 40 steps here, maxLr 0.089 and 72% in three runs; 20-24-step sweeps (the
+    // old floor) gave maxLr 0.17-0.48 and 10-73%
+    expect(report.stages[0].params.numIter).toBeGreaterThanOrEqual(40);
+    expect(report.final!.test!.accuracy!).toBeGreaterThan(0.5);
     expect(report.baseline!.test!.accuracy!).toBeGreaterThan(0.5);
     // the accuracy printed is the one in the report
     expect(r.stdout).toContain(`${(report.final!.test!.accuracy! * 100).toFixed(2)}%`);
