@@ -213,6 +213,14 @@ describe('tune: bad input and faults', () => {
     return f;
   };
 
+  it('a YAML syntax error names the line and shows it with a caret under the column', async () => {
+    const err = (await loadTuneConfig(writeConfig('title: x\n  seed: 1\n')).catch((e) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0].path).toBe('line 1');
+    expect(err.issues[0].message).toBe('not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 8\n      title: x\n             ^');
+  });
+
   it('rejects unknown keys, wrong types and empty grids in a config, naming every path and value', async () => {
     const f = writeConfig(['trainer: { module: ./t.mjs }', 'momentum:', '  valuez: [0.9]', '  values: [0.9, "high"]', 'weightDecay: { values: [] }', 'seed: -1'].join('\n'));
     const err = (await loadTuneConfig(f).catch((e) => e)) as ConfigError;

@@ -59,7 +59,10 @@ export async function loadTuneConfig(file: string): Promise<LoadedTuneConfig> {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (e) {
     const where = e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}` : '(file)';
-    throw new ConfigError(file, [{ path: where, message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
+    // yaml's pretty message: "<what> at line L, column C:", a blank line, the source line(s), a caret.
+    const [first, ...frame] = (e as Error).message.split('\n');
+    const excerpt = frame.filter((l) => l.trim() !== '').map((l) => `\n      ${l}`).join('');
+    throw new ConfigError(file, [{ path: where, message: `not valid YAML: ${first.replace(/:\s*$/, '')}${excerpt}` }]);
   }
   if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '(root)', message: 'a mapping of settings (title, trainer, stages, lr, ...)', value: raw }]);
