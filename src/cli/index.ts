@@ -39,8 +39,9 @@ export function parseBudgetOption(option: string) {
   return (raw: string): string => {
     try {
       parseBudget(raw);
-    } catch {
-      throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: a positive number of seconds, or a duration like '90s', '15m', '1h30m'.`);
+    } catch (e) {
+      if (!(e instanceof UserInputError)) throw e;
+      throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: ${e.allowed}.`);
     }
     return raw;
   };

@@ -95,16 +95,15 @@ export function verdict(report: TuningReport, base?: TuningReport, style: Verdic
   if (r.batchSize != null) parts.push(`batch ${r.batchSize}`);
   if (r.epochs != null) parts.push(`${r.epochs} epochs`);
   const acc = testAccuracy(finalTraining(report));
+  const baselineAccuracy = testAccuracy(baselineTraining(report));
   const results: string[] = [];
   if (acc != null) {
     results.push(`test accuracy ${b(fmtPct(acc))}`);
-    const baseline = testAccuracy(baselineTraining(report));
-    if (baseline != null) results.push(`baseline ${fmtPct(baseline)} (${signedPoints(acc - baseline)})`);
+    if (baselineAccuracy != null) results.push(`baseline ${fmtPct(baselineAccuracy)} (${signedPoints(acc - baselineAccuracy)})`);
     const prev = base ? testAccuracy(finalTraining(base)) : null;
     if (prev != null) results.push(`base branch ${fmtPct(prev)} (${signedPoints(acc - prev)})`);
   }
   // ✅ only for a complete run whose 1cycle is not behind the baseline it was compared with.
-  const baselineAccuracy = testAccuracy(baselineTraining(report));
   const behind = acc != null && baselineAccuracy != null && acc < baselineAccuracy;
   const icon = report.status === 'complete' && !behind ? '✅' : '⚠️';
   const partial = report.status === 'complete' ? '' : ` (report ${t(report.status, 20)})`;

@@ -170,8 +170,9 @@ export async function rangeTest(trainer: Trainer, options: RangeTestOptions = {}
         forced = { reason: 'interrupted', usable: loss.length };
         break;
       }
-      const checkNext = (i + 1) % o.checkWeightsEvery === 0 || i === o.numIter - 1;
-      const value = await trainer.step({ lr: lrs[i], momentum: o.momentum, ...(checkNext && { checkWeights: true }) });
+      // A weights check follows every checkWeightsEvery-th step and the last one (after the loop).
+      const periodic = (i + 1) % o.checkWeightsEvery === 0;
+      const value = await trainer.step({ lr: lrs[i], momentum: o.momentum, ...((periodic || i === o.numIter - 1) && { checkWeights: true }) });
       lr.push(lrs[i]);
       loss.push(value);
       const { smoothed, stop } = rule.push(value);
@@ -180,7 +181,7 @@ export async function rangeTest(trainer: Trainer, options: RangeTestOptions = {}
         stoppedByLoss = true;
         break;
       }
-      if ((i + 1) % o.checkWeightsEvery === 0 && !(await weightsOk(i))) break;
+      if (periodic && !(await weightsOk(i))) break;
       if (o.valEvery > 0 && trainer.evaluate && (i + 1) % o.valEvery === 0) {
         const ev = await trainer.evaluate('validation');
         valLoss.push({ index: i, lr: lrs[i], loss: Number.isFinite(ev.loss) ? ev.loss : null });

@@ -34,20 +34,21 @@ export function diagnoseFit(history: readonly EpochRecord[], options: DiagnoseOp
   const minVal = pts[minIdx].valLoss;
   const rise = (last.valLoss - minVal) / Math.max(Math.abs(minVal), 1e-12);
   const trainFell = last.trainLoss < pts[minIdx].trainLoss;
-  if (minIdx < n - 1 && rise > riseTol && !trainFell) {
-    // Both curves went back up: not a regularisation balance to tune but an unstable run.
-    return {
-      verdict: 'diverged',
-      reason: `validation loss rose from ${fmt(minVal)} at epoch ${pts[minIdx].epoch} to ${fmt(last.valLoss)} at epoch ${last.epoch} (+${fmt(rise * 100)}%) and training loss rose with it (${fmt(pts[minIdx].trainLoss)} → ${fmt(last.trainLoss)})`,
-      suggestion: 'Training became unstable: lower maxLr (the range test shows where the loss explodes), or use a larger batch; more epochs will not bring it back.',
-    };
-  }
-  if (minIdx < n - 1 && rise > riseTol && trainFell) {
-    return {
-      verdict: 'overfitting',
-      reason: `validation loss rose from ${fmt(minVal)} at epoch ${pts[minIdx].epoch} to ${fmt(last.valLoss)} at epoch ${last.epoch} (+${fmt(rise * 100)}%) while training loss fell from ${fmt(pts[minIdx].trainLoss)} to ${fmt(last.trainLoss)}`,
-      suggestion: 'Regularise more (paper §3): larger weight decay, a smaller batch size, or a larger learning rate; or train fewer epochs.',
-    };
+  if (minIdx < n - 1 && rise > riseTol) {
+    // The validation loss went back up. With the training loss falling that is overfitting; with it
+    // rising too it is not a regularisation balance to tune but an unstable run.
+    const rose = `validation loss rose from ${fmt(minVal)} at epoch ${pts[minIdx].epoch} to ${fmt(last.valLoss)} at epoch ${last.epoch} (+${fmt(rise * 100)}%)`;
+    return trainFell
+      ? {
+          verdict: 'overfitting',
+          reason: `${rose} while training loss fell from ${fmt(pts[minIdx].trainLoss)} to ${fmt(last.trainLoss)}`,
+          suggestion: 'Regularise more (paper §3): larger weight decay, a smaller batch size, or a larger learning rate; or train fewer epochs.',
+        }
+      : {
+          verdict: 'diverged',
+          reason: `${rose} and training loss rose with it (${fmt(pts[minIdx].trainLoss)} → ${fmt(last.trainLoss)})`,
+          suggestion: 'Training became unstable: lower maxLr (the range test shows where the loss explodes), or use a larger batch; more epochs will not bring it back.',
+        };
   }
   const drop = (prev.valLoss - last.valLoss) / Math.max(Math.abs(prev.valLoss), 1e-12);
   if (drop > fallTol) {

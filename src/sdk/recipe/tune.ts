@@ -12,7 +12,7 @@ import { UserInputError, describeValue } from '../../errors.js';
 import { type Stage, type TuningReport, type TuningReportInput, writeReport } from '../../report/index.js';
 import { writeReportFiles } from '../../reporters/index.js';
 import { readGitInfo, reportParentEntities, systemTags } from '../tracking/index.js';
-import type { ParamValue, Tracker } from '../tracking/types.js';
+import { type ParamValue, type Tracker, syncHint } from '../tracking/types.js';
 import type { Trainer } from '../trainers/types.js';
 import { BUDGET_SHARES, parseBudget, splitBudget } from './budget.js';
 import { type Calibration, FactoryError, Interrupted, type RecipeState, type StageContext } from './context.js';
@@ -428,10 +428,7 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
 
   // Wait (bounded) for the server to have the runs, so report.json can link them.
   if (tracker) await tracker.flush(10_000).catch(() => undefined);
-  const trackingError = tracker && 'lastError' in tracker ? (tracker as { lastError?: string }).lastError : undefined;
-  if (trackingError) {
-    warnings.push(`MLflow: ${trackingError}; every point is kept in ${join(runDir, 'events.jsonl')}: send them with \`superconverge sync ${runDir}\``);
-  }
+  if (tracker?.lastError) warnings.push(`MLflow: ${tracker.lastError}; points not sent: ${syncHint(runDir)}`);
   const report = await save('complete');
   // The charts, the Markdown and the HTML page beside report.json, uploaded with it.
   const formats = reportFormats ?? ['md', 'html', 'svg', 'png'];

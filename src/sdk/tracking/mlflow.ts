@@ -11,7 +11,7 @@ import { type TrackingEvent, readEvents } from './events.js';
 import { LocalTracker } from './local.js';
 import { Replayer } from './replay.js';
 import { type ClientOptions, MlflowClient } from './rest-client.js';
-import type { TrackerLinks } from './types.js';
+import { type TrackerLinks, syncHint } from './types.js';
 
 export interface MlflowTrackerOptions {
   /** Longest time a point waits in the queue before a (possibly partial) batch is sent. */
@@ -177,8 +177,7 @@ export class MlflowTracker extends LocalTracker {
     const unsent = this.queue.length > 0 || this.spilled ? this.pendingCount : 0;
     if (unsent > 0) {
       this.opts.onStatus?.(
-        `MLflow: ${unsent} event${unsent === 1 ? '' : 's'} not sent${this.lastError ? ` (${this.lastError})` : ''}; they are kept in ${this.runDir}/events.jsonl: ` +
-          `send them with \`superconverge sync ${this.runDir}\` once the server answers`,
+        `MLflow: ${unsent} event${unsent === 1 ? '' : 's'} not sent${this.lastError ? ` (${this.lastError})` : ''}; ${syncHint(this.runDir)} once the server answers`,
       );
     }
     this.closed = true;

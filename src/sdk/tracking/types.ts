@@ -40,4 +40,11 @@ export interface Tracker {
   close(): Promise<void>;
   /** Links to the server's runs, when there is a server. */
   links(): TrackerLinks | undefined;
+  /** Why the server was last unreachable (redacted), until a send succeeds; none for the local folder. */
+  readonly lastError?: string;
+}
+
+/** How to send what a run folder's spool still holds. */
+export function syncHint(runDir: string): string {
+  return `they are kept in ${runDir}/events.jsonl: send them with \`superconverge sync ${runDir}\``;
 }

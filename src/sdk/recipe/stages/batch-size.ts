@@ -15,7 +15,7 @@ import { type Measured, decideByValLoss, fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
 import { shortRun } from '../short-run.js';
 import { stepsFor } from '../budget.js';
-import { runRangeTest } from './lr.js';
+import { explainLrBounds, runRangeTest } from './lr.js';
 
 export interface ProbeResult {
   batchSize: number;
@@ -92,7 +92,6 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   const series: Series[] = [];
   const rangeTests: Record<string, RangeTestResult> = {};
   const lrOf = new Map<number, { maxLr: number; minLr: number; stepSeconds: number; stepsPerEpoch: number }>();
-  let reused: number | undefined;
   for (const [i, b] of runnable.entries()) {
     await checkAbort(ctx.signal);
     const stepSec = stepSecondsOf.get(b) ?? state.stepSeconds * (b / state.batchSize);
@@ -103,18 +102,13 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
     try {
       // The candidate the lr stage already tested (same batch size and weight decay) keeps that
       // longer test's bounds: a shorter sweep of the same model is only a noisier answer.
-      const tested = state.lrTestedAt?.batchSize === b && state.lrTestedAt.weightDecay === state.weightDecay && state.maxLr != null && state.minLr != null;
-      let maxLr: number;
-      let minLr: number;
-      if (tested) {
-        maxLr = state.maxLr!;
-        minLr = state.minLr!;
-        reused = b;
-      } else {
+      // (state.maxLr and minLr are known: checked at the top of the stage.)
+      const tested = state.lrTestedAt?.batchSize === b && state.lrTestedAt.weightDecay === state.weightDecay;
+      if (!tested) {
         const rt = await runRangeTest(ctx, { batchSize: b, weightDecay: state.weightDecay, numIter: iters, onProgress: (f) => ctx.progress(base + 0.3 * part * f) });
         rangeTests[String(b)] = rt.result;
-        ({ maxLr, minLr } = rt.result.chosen!);
       }
+      const { maxLr, minLr } = tested ? { maxLr: state.maxLr, minLr: state.minLr } : rangeTests[String(b)].chosen!;
       const steps = stepsFor(seconds, stepSec, 0, 0, 4);
       const r = await shortRun(ctx, {
         settings: trainerSettings(ctx, { batchSize: b }),
@@ -133,7 +127,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
         metric: r.metric,
         noise: r.noise,
         at: `${fmt(r.trainSeconds)} s (${r.stepsRun} steps)`,
-        note: `maxLr ${fmt(maxLr)} from ${reused === b ? "the lr stage's range test (same batch size and weight decay)" : 'its own range test'}${r.diverged ? `; diverged at step ${(r.divergedAt ?? 0) + 1}` : ''}`,
+        note: `maxLr ${fmt(maxLr)} from ${tested ? "the lr stage's range test (same batch size and weight decay)" : 'its own range test'}${r.diverged ? `; diverged at step ${(r.divergedAt ?? 0) + 1}` : ''}`,
       });
       if (trial) ctx.tracker?.endRun(trial, 'FINISHED');
     } catch (e) {
@@ -162,12 +156,9 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   state.stepsPerEpoch = w.stepsPerEpoch;
   state.lrTestedAt = { batchSize: winnerValue, weightDecay: state.weightDecay };
   state.why.batchSize = dec.summary;
-  if (winnerValue !== reused) {
-    // A batch size of its own: its own range test's bounds (the lr stage's explanation stands otherwise).
-    const chosen = rangeTests[String(winnerValue)].chosen!;
-    state.why.maxLr = `LR range test at the chosen batch ${winnerValue} (batch-size stage): ${chosen.rule}`;
-    state.why.minLr = `maxLr / ${fmt(chosen.maxLr / chosen.minLr)} (${chosen.rule})`;
-  }
+  // A winner with a range test of its own explains its bounds; the lr stage's explanation stands otherwise.
+  const ownTest = rangeTests[String(winnerValue)];
+  if (ownTest) explainLrBounds(state.why, `LR range test at the chosen batch ${winnerValue} (batch-size stage)`, ownTest.chosen!);
   return {
     kind: 'batch-size',
     title: 'Batch size: largest that fits, then equal wall-clock comparison',

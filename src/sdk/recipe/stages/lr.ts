@@ -109,6 +109,12 @@ export function rangeTestSeries(r: RangeTestResult, suffix = '') {
   ];
 }
 
+/** Records how maxLr and minLr were chosen: by the range test `where` (its rule, and the ratio). */
+export function explainLrBounds(why: Record<string, string>, where: string, chosen: NonNullable<RangeTestResult['chosen']>): void {
+  why.maxLr = `${where}: ${chosen.rule}`;
+  why.minLr = `maxLr / ${fmt(chosen.maxLr / chosen.minLr)} (${chosen.rule})`;
+}
+
 export async function lrStage(ctx: StageContext): Promise<Partial<Stage>> {
   const { state } = ctx;
   const numIter = rangeTestIters(ctx, state.stepSeconds);
@@ -125,8 +131,7 @@ export async function lrStage(ctx: StageContext): Promise<Partial<Stage>> {
   state.lrTestedAt = { batchSize: state.batchSize, weightDecay: state.weightDecay };
   state.stepSeconds = stepSeconds;
   state.stepsPerEpoch = stepsPerEpoch;
-  state.why.maxLr = `LR range test at batch ${state.batchSize}, weight decay ${fmt(state.weightDecay)}: ${chosen.rule}`;
-  state.why.minLr = `maxLr / ${fmt(chosen.maxLr / chosen.minLr)} (${chosen.rule})`;
+  explainLrBounds(state.why, `LR range test at batch ${state.batchSize}, weight decay ${fmt(state.weightDecay)}`, chosen);
   return {
     kind: 'lr-range-test',
     title: 'Learning rate: LR range test',
