@@ -115,6 +115,7 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
     expect(first.events).toBe(events.length);
     expect(first.sent).toBe(events.length);
     expect(first.alreadySynced).toBe(0);
+    expect(first.foundOnServer).toBe(0);
     expect(first.rejected).toEqual([]);
     await expectTuneOnServer(client(), first.runs, handles, report);
     const second = await syncRunDir(dir, { trackingUri: url, experimentName: 'offline', env: {} });
@@ -125,6 +126,12 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
     rmSync(join(dir, SYNC_STATE_FILE));
     const third = await syncRunDir(dir, { trackingUri: url, experimentName: 'offline', env: {} });
     expect(third.runs).toEqual(first.runs);
+    // Every metric point was found there: those events are counted as found, not as sent.
+    const metricEvents = events.filter((e) => e.type === 'metrics').length;
+    expect(metricEvents).toBeGreaterThan(10);
+    expect(third.foundOnServer).toBe(metricEvents);
+    expect(third.sent).toBe(events.length - metricEvents);
+    expect(third.alreadySynced).toBe(0);
     await expectTuneOnServer(client(), third.runs, handles, report);
   });
 

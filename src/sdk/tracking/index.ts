@@ -61,6 +61,11 @@ export interface SyncSummary {
   alreadySynced: number;
   /** Events sent now. */
   sent: number;
+  /**
+   * Metric events not sent because the server already had all their points (found by reading the
+   * runs back when the cursor file did not know them, e.g. after it was deleted or a send was cut off).
+   */
+  foundOnServer: number;
   /** Events the server refused for good, with its reason. */
   rejected: Array<{ seq: number; error: string }>;
   /** Local run handle → MLflow run id. */
@@ -81,7 +86,7 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
   const rejectedBefore = replayer.state.rejected.length;
   const alreadySynced = events.filter((e) => replayer.isAcked(e.seq)).length;
   replayer.rememberStarts(events);
-  const { sent } = await replayer.send(events, { searchBeforeCreate: true, signal: options.signal });
+  const { sent, foundOnServer } = await replayer.send(events, { searchBeforeCreate: true, signal: options.signal });
   const runs: Record<string, string> = {};
   for (const [h, r] of Object.entries(replayer.state.runs)) runs[h] = r.runId;
   const root = Object.entries(replayer.state.runs).find(([, r]) => !r.parent);
@@ -92,6 +97,7 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
     events: events.length,
     alreadySynced,
     sent,
+    foundOnServer,
     rejected: replayer.state.rejected.slice(rejectedBefore),
     runs,
     runUrl: root && replayer.state.experimentId ? `${config.trackingUri}/#/experiments/${replayer.state.experimentId}/runs/${root[1].runId}` : undefined,

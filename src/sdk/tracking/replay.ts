@@ -39,6 +39,8 @@ interface ServerState {
 interface PendingRun {
   seqs: number[];
   metrics: WireMetric[];
+  /** The event seq of each point of `metrics`. */
+  metricSeqs: number[];
   params: Map<string, string>;
   tags: Map<string, string>;
 }
@@ -46,6 +48,13 @@ interface PendingRun {
 interface StateFile {
   version: 1;
   servers: Record<string, ServerState>;
+}
+
+export interface SendResult {
+  /** Events sent. */
+  sent: number;
+  /** Metric events not sent because reading the run back found every one of their points there. */
+  foundOnServer: number;
 }
 
 export interface ReplayOptions {
@@ -144,18 +153,23 @@ export class Replayer {
    * (what succeeded before it stays acknowledged); events the server refuses for good are
    * recorded in `state.rejected` and skipped so they cannot block the rest.
    */
-  async send(events: readonly TrackingEvent[], opts: ReplayOptions): Promise<{ sent: number }> {
+  async send(events: readonly TrackingEvent[], opts: ReplayOptions): Promise<SendResult> {
     const todo = events.filter((e) => !this.isAcked(e.seq));
     this.rememberStarts(todo);
-    if (todo.length === 0) return { sent: 0 };
+    if (todo.length === 0) return { sent: 0, foundOnServer: 0 };
     const signal = opts.signal;
     await this.experimentId(signal);
     const pending = new Map<string, PendingRun>();
     let sent = 0;
+    let foundOnServer = 0;
+    /** Metric events of the batch in hand whose every point the read-back found on the server. */
+    let found = new Set<number>();
     const guard = async (seqs: number[], fn: () => Promise<void>): Promise<void> => {
+      found = new Set();
       try {
         await fn();
-        sent += seqs.length;
+        foundOnServer += found.size;
+        sent += seqs.length - found.size;
         this.ack(seqs);
       } catch (err) {
         if (err instanceof MlflowError && !err.retryable && err.errorCode !== 'ABORTED') {
@@ -175,7 +189,12 @@ export class Replayer {
       const { runId } = await this.ensureRun(run, opts);
       await guard(p.seqs, async () => {
         let metrics = p.metrics;
-        if (this.uncertain.has(run)) metrics = await this.missingOnServer(runId, metrics, signal);
+        if (this.uncertain.has(run)) {
+          const missing = await this.missingOnServer(runId, metrics, signal);
+          const stillToSend = new Set(missing.map((i) => p.metricSeqs[i]));
+          found = new Set(p.metricSeqs.filter((seq) => !stillToSend.has(seq)));
+          metrics = missing.map((i) => p.metrics[i]);
+        }
         this.uncertain.add(run);
         await this.client.logBatch(
           runId,
@@ -196,7 +215,7 @@ export class Replayer {
       // One cursor write per send, also when it stops half-way.
       if (this.dirty) this.save();
     }
-    return { sent };
+    return { sent, foundOnServer };
   }
 
   private async sendInOrder(
@@ -218,7 +237,12 @@ export class Replayer {
         p.seqs.push(e.seq);
         if (e.type === 'params') for (const [k, v] of Object.entries(e.params)) p.params.set(k, String(v).slice(0, MAX_PARAM_VALUE));
         else if (e.type === 'tags') for (const [k, v] of Object.entries(e.tags)) p.tags.set(k, String(v).slice(0, MAX_TAG_VALUE));
-        else for (const [key, value] of Object.entries(e.metrics)) p.metrics.push({ key, value, timestamp: e.t, step: e.step });
+        else {
+          for (const [key, value] of Object.entries(e.metrics)) {
+            p.metrics.push({ key, value, timestamp: e.t, step: e.step });
+            p.metricSeqs.push(e.seq);
+          }
+        }
       } else if (e.type === 'artifact') {
         await flushRun(e.run);
         const info = await this.ensureRun(e.run, opts);
@@ -239,24 +263,24 @@ export class Replayer {
 
   private pendingOf(pending: Map<string, PendingRun>, run: string): PendingRun {
     let p = pending.get(run);
-    if (!p) pending.set(run, (p = { seqs: [], metrics: [], params: new Map(), tags: new Map() }));
+    if (!p) pending.set(run, (p = { seqs: [], metrics: [], metricSeqs: [], params: new Map(), tags: new Map() }));
     return p;
   }
 
-  /** The points of `metrics` the server does not have yet (and no duplicates within the batch). */
-  private async missingOnServer(runId: string, metrics: WireMetric[], signal?: AbortSignal): Promise<WireMetric[]> {
+  /** The indices of the points of `metrics` the server does not have yet (and no duplicates within the batch). */
+  private async missingOnServer(runId: string, metrics: WireMetric[], signal?: AbortSignal): Promise<number[]> {
     const id = (m: WireMetric): string => `${m.key}\u0000${m.step}\u0000${m.timestamp}\u0000${String(m.value)}`;
     const have = new Set<string>();
     for (const key of new Set(metrics.map((m) => m.key))) {
       for (const m of await this.client.getMetricHistory(runId, key, signal)) have.add(id(normalizeWire(m)));
     }
-    const out: WireMetric[] = [];
-    for (const m of metrics) {
+    const out: number[] = [];
+    metrics.forEach((m, i) => {
       const k = id(normalizeWire(m));
-      if (have.has(k)) continue;
+      if (have.has(k)) return;
       have.add(k);
-      out.push(m);
-    }
+      out.push(i);
+    });
     return out;
   }
 
