@@ -162,6 +162,46 @@ describe('tune: budget and progress', () => {
   });
 });
 
+describe('tune: the ETA', () => {
+  // A budget too small for the stages' minimum step counts: the tuning stages overrun their shares
+  // (as the demo's 40-step range test does on a 30 s budget), so progress by budget share is not
+  // progress in time. Each ETA is compared with the time that was really left.
+  it.each([
+    { name: 'a budget far below the stages\' minimums', budget: 0.5, baseline: true, within: 3 },
+    { name: 'a budget a little below them', budget: 3, baseline: true, within: 2 },
+    { name: 'a budget the stages can keep', budget: 20, baseline: false, within: 2 },
+    // Without a budget nothing plans the stages' seconds: no ETA until the final training's own rate.
+    { name: 'no budget (fixed step counts)', budget: undefined, baseline: true, within: 2 },
+  ])('stays within $within× of the time really left with $name', async ({ budget, baseline, within }) => {
+    const clock = new FakeClock();
+    const events: { at: number; eta: number | null; stage: string; type: string; stageFraction: number }[] = [];
+    await tune({
+      trainer: toyFactory({ clock, nTrain: 1024 }),
+      clock: clock.now,
+      out: tmp(),
+      ...(budget != null ? { budget } : {}),
+      ...(baseline ? { stages: ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'], baseline: { optimizer: 'sgd', lr: 0.01, momentum: 0.9 } } : {}),
+      reportFormats: [],
+      onProgress: (e) => events.push({ at: clock.ms / 1000, eta: e.etaSeconds, stage: e.stage, type: e.type, stageFraction: e.stageFraction }),
+    });
+    const end = clock.ms / 1000;
+    const untilFinal = events.slice(0, events.findIndex((e) => e.stage === 'final'));
+    if (budget == null) expect(untilFinal.map((e) => e.eta)).toEqual(untilFinal.map(() => null));
+    // Judged while more than a tenth of the estimated span is left (the whole run, or from the final
+    // on, after its first 5%: its first steps are too few to time).
+    const from = budget == null ? events[untilFinal.length].at : 0;
+    const judged = events
+      .slice(budget == null ? untilFinal.length : 0)
+      .filter((e) => e.type === 'progress' && end - e.at > 0.1 * (end - from) && (budget != null || e.stage !== 'final' || e.stageFraction >= 0.05));
+    expect(judged.length).toBeGreaterThan(20);
+    const off = judged
+      .map((e) => ({ ...e, left: end - e.at, ratio: (e.eta ?? NaN) / (end - e.at) }))
+      .filter((e) => !(e.ratio >= 1 / within && e.ratio <= within))
+      .map((e) => `${e.stage} at ${e.at.toFixed(2)} s: ETA ${e.eta?.toFixed(2)} s for ${e.left.toFixed(2)} s left`);
+    expect(off).toEqual([]);
+  });
+});
+
 describe('tune: resume and interruption', () => {
   it('an interruption after each stage, then resume, gives the same report as an uninterrupted run', async () => {
     const uninterrupted = (await tune(base(new FakeClock()))).report;

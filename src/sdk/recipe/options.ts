@@ -139,7 +139,11 @@ export interface ProgressEvent {
   /** Progress of the whole recipe in [0, 1] (weighted by the stages' budget shares). */
   fraction: number;
   elapsedSeconds: number;
-  /** Seconds left, estimated from the progress so far; null before any progress. */
+  /**
+   * Seconds left: with a budget, the current stage's rate plus the later stages' planned seconds
+   * (the tuning stages' scaled by how much they overran so far); without one, null until the final
+   * training, whose rate gives it.
+   */
   etaSeconds: number | null;
   message?: string;
   /** On stage-end: the stage's status. */

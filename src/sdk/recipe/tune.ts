@@ -18,6 +18,7 @@ import { BUDGET_SHARES, parseBudget, splitBudget } from './budget.js';
 import { type Calibration, FactoryError, Interrupted, type RecipeState, type StageContext } from './context.js';
 import { diagnoseFit } from './diagnose.js';
 import { ConfigError, type ConfigIssue, StageFailedError, StageProblem, TuneInterruptedError } from './errors.js';
+import { EtaEstimator } from './eta.js';
 import { STAGE_IDS, type StageId, type TuneOptions, type TuneSettings, TuneSettingsSchema } from './options.js';
 import { type RunMeta, readRunMeta, readStageRecords, resolveRunDir, writeRunMeta, writeStageCurves, writeStageRecord } from './persist.js';
 import { baselineStage } from './stages/baseline.js';
@@ -314,14 +315,12 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
 
   const totalShare = ids.reduce((s, id) => s + BUDGET_SHARES[id], 0);
   let doneShare = 0;
-  let startFraction: number | null = null;
+  const eta = new EtaEstimator(ids, budgets);
   const emit = (e: Omit<Parameters<NonNullable<TuneOptions['onProgress']>>[0], 'fraction' | 'elapsedSeconds' | 'etaSeconds' | 'stageCount'>) => {
     if (!onProgress) return;
     const fraction = Math.min(1, (doneShare + BUDGET_SHARES[e.stage] * (e.type === 'stage-end' ? 0 : e.stageFraction)) / totalShare);
-    startFraction ??= fraction;
     const elapsedSeconds = (clock() - tStart) / 1000;
-    const gained = fraction - startFraction;
-    const etaSeconds = gained > 1e-6 ? (elapsedSeconds / gained) * (1 - fraction) : null;
+    const etaSeconds = eta.estimate(e.stage, e.stageFraction, elapsedSeconds);
     try {
       onProgress({ ...e, stageCount: ids.length, fraction, elapsedSeconds, etaSeconds });
     } catch {
@@ -359,8 +358,9 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
       progress: (f, message) => emit({ type: 'progress', stage: id, stageIndex, stageFraction: Math.max(0, Math.min(1, f)), ...(message ? { message } : {}) }),
       warn: (m) => warnings.push(m),
     };
-    emit({ type: 'stage-start', stage: id, stageIndex, stageFraction: 0, message: TITLES[id] });
     const t0 = clock();
+    eta.stageStarted(id, (t0 - tStart) / 1000);
+    emit({ type: 'stage-start', stage: id, stageIndex, stageFraction: 0, message: TITLES[id] });
     let partial: Partial<Stage>;
     try {
       partial = await STAGES[id](ctx);
@@ -406,6 +406,7 @@ async function runTune(options: TuneOptions, onTrackerCreated: (t: Tracker) => v
     };
     state = working;
     stages.push(stage);
+    eta.stageEnded(id, stage.wallSeconds);
     // Persist as the stage ends: a crash or Ctrl-C later keeps it (resume skips it).
     await writeStageRecord(runDir, { stage, state });
     await writeStageCurves(runDir, stage);
