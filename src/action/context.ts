@@ -11,6 +11,8 @@ export interface PullRequestInfo {
   headRepo: string | null;
   baseRepo: string;
   baseRef: string;
+  /** The base branch's commit the pull request was compared with ('' when the event does not say). */
+  baseSha: string;
   /** Head repository differs from the base one (or was deleted): its code is untrusted. */
   fromFork: boolean;
 }
@@ -51,6 +53,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
       headRepo,
       baseRepo,
       baseRef: pr.base?.ref ?? '',
+      baseSha: pr.base?.sha ?? '',
       fromFork: headRepo === null || headRepo.toLowerCase() !== baseRepo.toLowerCase() || pr.head?.repo?.fork === true,
     };
   }
@@ -70,6 +73,7 @@ export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext
         headRepo,
         baseRepo,
         baseRef: listed.base?.ref ?? '',
+        baseSha: listed.base?.sha ?? '',
         fromFork,
       };
     }

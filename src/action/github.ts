@@ -121,8 +121,8 @@ export async function findPullRequestByHead(
   repo: Repo,
   headSha: string,
   headRepo: string | null,
-): Promise<number | null> {
+): Promise<{ number: number; baseRef: string; baseSha: string } | null> {
   const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'open', per_page: 100 });
   const hit = pulls.find((p) => p.head.sha === headSha && (headRepo == null || p.head.repo?.full_name === headRepo));
-  return hit ? hit.number : null;
+  return hit ? { number: hit.number, baseRef: hit.base.ref, baseSha: hit.base.sha } : null;
 }

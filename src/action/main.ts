@@ -77,9 +77,9 @@ async function resolveWorkflowRunPullRequest(ctx: RunContext, inputs: ActionInpu
   const wr = ctx.workflowRun;
   if (ctx.pullRequest || !wr || !wr.headSha || !inputs.githubToken || inputs.comment === 'off') return;
   try {
-    const number = await findPullRequestByHead(makeClient(inputs.githubToken), { owner: ctx.owner, repo: ctx.repo }, wr.headSha, wr.headRepo);
-    if (number != null) {
-      ctx.pullRequest = { number, headSha: wr.headSha, headRepo: wr.headRepo, baseRepo: `${ctx.owner}/${ctx.repo}`, baseRef: '', fromFork: wr.fromFork };
+    const found = await findPullRequestByHead(makeClient(inputs.githubToken), { owner: ctx.owner, repo: ctx.repo }, wr.headSha, wr.headRepo);
+    if (found != null) {
+      ctx.pullRequest = { ...found, headSha: wr.headSha, headRepo: wr.headRepo, baseRepo: `${ctx.owner}/${ctx.repo}`, fromFork: wr.fromFork };
     } else {
       core.info(`superconverge: no open pull request has head ${wr.headSha}; summary and outputs only.`);
     }
@@ -167,7 +167,14 @@ export async function run(): Promise<void> {
     if (!produced) return;
     await resolveWorkflowRunPullRequest(ctx, inputs);
     const { report, reportPath, runFolder, deferredFailure } = produced;
-    const base = await loadBaseReport(inputs.baseReport, cwd);
+    const base = await loadBaseReport({
+      input: inputs.baseReport,
+      cwd,
+      report,
+      pullRequest: ctx.pullRequest,
+      trackingUri: inputs.mlflowTrackingUri,
+      experiment: inputs.mlflowExperiment,
+    });
 
     const artifact = await uploadRunFolder(artifactNameFor(inputs), runFolder, ctx).catch((e: Error) => {
       core.warning(`superconverge: artifact upload failed: ${e.message}`);

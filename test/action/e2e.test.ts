@@ -7,9 +7,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseReport } from '../../src/report/index.js';
+import { MlflowClient, resolveMlflowConfig } from '../../src/sdk/tracking/index.js';
+import { freePort } from '../support/mlflow-server.js';
+import { mlflowUrl, serverReady } from '../tracking/helpers.js';
 import { FakeGitHub } from './fake-github.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -70,7 +73,7 @@ function runAction(opts: {
     GITHUB_ACTIONS: 'true',
     CI: 'true',
     GITHUB_EVENT_NAME: opts.eventName ?? 'pull_request',
-    GITHUB_EVENT_PATH: join(FIXTURES, opts.event),
+    GITHUB_EVENT_PATH: isAbsolute(opts.event) ? opts.event : join(FIXTURES, opts.event),
     GITHUB_REPOSITORY: 'example/digits',
     GITHUB_REPOSITORY_OWNER: 'example',
     GITHUB_RUN_ID: '9001',
@@ -308,6 +311,87 @@ describe('the action outside pull requests and on failures', () => {
     expect(r.stdout).toMatch(/::error::fail-on regression: test accuracy 95\.00% is below the base's/);
     expect(gh.comments.get(42)).toHaveLength(1); // published before failing
     expect(r.outputs['max-lr']).toBe('0.3573');
+  });
+});
+
+const ML_URL = mlflowUrl();
+
+describe.skipIf(!ML_URL)('the base report from MLflow (a real server)', () => {
+  const BASE_SHA = '2222222222222222222222222222222222222222'; // pull_request.same-repo.json's base.sha
+  const title = parseReport(JSON.parse(readFileSync(FULL, 'utf8'))).title;
+  const experiment = `action-base-${Date.now()}`;
+  let t = Date.now() - 3_600_000;
+
+  /** A finished (or not) tune parent run with a report.json whose final test accuracy is `accuracy`. */
+  async function logRun(c: MlflowClient, experimentId: string, o: { branch: string; commit: string; accuracy: number; status?: 'FINISHED' | 'FAILED'; name?: string }) {
+    const report = JSON.parse(readFileSync(BASE, 'utf8'));
+    report.final.test.accuracy = o.accuracy;
+    const dir = mkdtempSync(join(tmpdir(), 'sc-base-'));
+    writeFileSync(join(dir, 'report.json'), JSON.stringify(report));
+    t += 60_000; // each run newer than the one before
+    const name = o.name ?? title;
+    const info = await c.createRun({
+      experimentId,
+      runName: name,
+      startTime: t,
+      tags: { 'superconverge.kind': 'tune', 'mlflow.source.git.branch': o.branch, 'mlflow.source.git.commit': o.commit, 'mlflow.runName': name },
+    });
+    await c.uploadArtifact(info, join(dir, 'report.json'), 'report.json');
+    await c.updateRun(info.run_id, o.status ?? 'FINISHED', t + 1000);
+    return info.run_id;
+  }
+
+  beforeAll(async () => {
+    await serverReady(ML_URL);
+    const c = new MlflowClient(resolveMlflowConfig({ tracking: ML_URL, experimentName: experiment, env: {} }));
+    const id = await c.getOrCreateExperiment(experiment);
+    // Oldest first: the base commit's run, then newer runs the lookup must pass over or prefer.
+    await logRun(c, id, { branch: 'main', commit: BASE_SHA, accuracy: 0.971 });
+    await logRun(c, id, { branch: 'main', commit: '3'.repeat(40), accuracy: 0.933 });
+    await logRun(c, id, { branch: 'smaller-cnn', commit: '1'.repeat(40), accuracy: 0.944 });
+    await logRun(c, id, { branch: 'main', commit: BASE_SHA, accuracy: 0.955, status: 'FAILED' });
+    await logRun(c, id, { branch: 'main', commit: BASE_SHA, accuracy: 0.966, name: 'another tuning job' });
+  });
+
+  const inputs = (extra: Record<string, string> = {}) => ({ command: copyReport(FULL), 'mlflow-tracking-uri': ML_URL, 'mlflow-experiment': experiment, ...extra });
+
+  it("compares with the finished run of the same title at the pull request's base commit, with no base-report input", async () => {
+    const r = await runAction({ inputs: inputs(), event: 'pull_request.same-repo.json' });
+    expect(r.code).toBe(0);
+    const body = gh.comments.get(42)![0].body;
+    expect(body).toContain('| Hyper-parameter | Value | How it was chosen | vs base |');
+    expect(body).toContain('base branch 97.1% (+1.1 pt)');
+    expect(r.summary).toContain('base branch 97.1% (+1.1 pt)');
+    expect(r.stdout).toMatch(/base report from MLflow run [0-9a-f]+ \(main at 2222222\)/);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('takes the newest finished run of the base branch when none is at the base commit', async () => {
+    const event = JSON.parse(readFileSync(join(FIXTURES, 'pull_request.same-repo.json'), 'utf8'));
+    event.pull_request.base.sha = '4'.repeat(40);
+    const file = join(mkdtempSync(join(tmpdir(), 'sc-event-')), 'event.json');
+    writeFileSync(file, JSON.stringify(event));
+    const r = await runAction({ inputs: inputs({ 'base-report': 'mlflow' }), event: file });
+    expect(r.code).toBe(0);
+    expect(gh.comments.get(42)![0].body).toContain('base branch 93.3% (+4.9 pt)');
+    expect(r.stdout).toMatch(/\(main at 3333333; the pull request's base is 4444444\)/);
+  });
+
+  it('base-report none turns it off; an unknown experiment or a dead server is a notice or a warning, never a failure', async () => {
+    const off = await runAction({ inputs: inputs({ 'base-report': 'none' }), event: 'pull_request.same-repo.json' });
+    expect(off.code).toBe(0);
+    expect(gh.comments.get(42)![0].body).not.toContain('vs base');
+    gh.reset();
+    const unknown = await runAction({ inputs: inputs({ 'mlflow-experiment': 'no-such-experiment' }), event: 'pull_request.same-repo.json' });
+    expect(unknown.code).toBe(0);
+    expect(unknown.stdout).toContain('::notice::superconverge: MLflow experiment "no-such-experiment" does not exist yet; no base comparison.');
+    gh.reset();
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const down = await runAction({ inputs: inputs({ 'mlflow-tracking-uri': dead }), event: 'pull_request.same-repo.json', env: { MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01' } });
+    expect(down.code).toBe(0);
+    expect(down.stdout).toMatch(/::warning::superconverge: the base report could not be read from MLflow: .*127\.0\.0\.1/);
+    expect(gh.comments.get(42)).toHaveLength(1);
+    expect(gh.comments.get(42)![0].body).not.toContain('vs base');
   });
 });
 

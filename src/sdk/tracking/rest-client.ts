@@ -326,19 +326,22 @@ export class MlflowClient {
     return { ...r.run, info: normalizeInfo(r.run.info) };
   }
 
-  /** Searches runs (all pages). `filter` uses MLflow's search syntax, e.g. `tags.x = 'y'`. */
-  async searchRuns(experimentIds: string[], filter = '', signal?: AbortSignal): Promise<MlflowRun[]> {
+  /**
+   * Searches runs. `filter` uses MLflow's search syntax, e.g. `tags.x = 'y'`. All pages, unless
+   * `limit` asks for the first few (with `orderBy`, e.g. `['attributes.start_time DESC']`).
+   */
+  async searchRuns(experimentIds: string[], filter = '', signal?: AbortSignal, opts: { orderBy?: string[]; limit?: number } = {}): Promise<MlflowRun[]> {
     const out: MlflowRun[] = [];
     let pageToken: string | undefined;
     do {
       const r = await this.request<{ runs?: MlflowRun[]; next_page_token?: string }>('/api/2.0/mlflow/runs/search', {
-        json: { experiment_ids: experimentIds, filter, max_results: 1000, page_token: pageToken },
+        json: { experiment_ids: experimentIds, filter, max_results: Math.min(1000, opts.limit ?? 1000), order_by: opts.orderBy, page_token: pageToken },
         signal,
       });
       for (const run of r.runs ?? []) out.push({ ...run, info: normalizeInfo(run.info) });
       pageToken = r.next_page_token || undefined;
-    } while (pageToken);
-    return out;
+    } while (pageToken && (opts.limit == null || out.length < opts.limit));
+    return opts.limit == null ? out : out.slice(0, opts.limit);
   }
 
   async setTag(runId: string, key: string, value: string, signal?: AbortSignal): Promise<void> {
