@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { bisectExponent, decideByValLoss, oneSignificantFigure, tailNoise, weightDecayGrid } from '../../src/sdk/recipe/decide.js';
 import { diagnoseFit } from '../../src/sdk/recipe/diagnose.js';
-import { parseBudget, splitBudget } from '../../src/sdk/recipe/budget.js';
+import { bandSteps, parseBudget, splitBudget, stepsFor } from '../../src/sdk/recipe/budget.js';
+import { rangeTestIters } from '../../src/sdk/recipe/stages/lr.js';
+import type { StageContext } from '../../src/sdk/recipe/context.js';
 import { UserInputError } from '../../src/errors.js';
 
 describe('decideByValLoss', () => {
@@ -136,5 +138,28 @@ describe('budget', () => {
     const two = splitBudget(60, ['momentum', 'final']);
     expect(two.momentum + two.final).toBeCloseTo(60, 9);
     expect(two.final / two.momentum).toBeCloseTo(0.5 / 0.12, 9);
+  });
+  it('rounds planned step counts down to a 10-12-15-20-25-30-40-50-60-80 series, giving up at most a quarter', () => {
+    const cases: [number, number][] = [[4, 4], [9, 9], [10, 10], [11, 10], [14, 12], [19, 15], [24, 20], [39, 30], [40, 40], [99, 80], [100, 100], [173, 150], [191, 150], [199, 150], [200, 200], [299, 250], [1234, 1200]];
+    expect(cases.map(([n]) => bandSteps(n))).toEqual(cases.map(([, b]) => b));
+    for (let n = 10; n <= 5000; n++) {
+      const b = bandSteps(n);
+      expect(b).toBeLessThanOrEqual(n);
+      expect(b).toBeGreaterThan(0.75 * n);
+      expect(bandSteps(b)).toBe(b);
+      if (n > 10) expect(b).toBeGreaterThanOrEqual(bandSteps(n - 1));
+    }
+  });
+  it("plans the same range test on two machines whose step times differ by 10% (two demo runs: 173 and 191 points)", () => {
+    const ctx = (budgetSeconds: number) => ({ settings: { lr: {} }, budgetSeconds }) as unknown as StageContext;
+    // The demo's lr share of a 7-minute budget, at two measured step times 10% apart.
+    const share = 21;
+    expect(stepsFor(share, 0.121, 0, 0, 40)).toBe(173);
+    expect(stepsFor(share, 0.11, 0, 0, 40)).toBe(190);
+    expect(rangeTestIters(ctx(share), 0.121)).toBe(150);
+    expect(rangeTestIters(ctx(share), 0.11)).toBe(150);
+    // The floor and the cap stay: a tiny budget still sweeps 40 steps, a large one at most 300.
+    expect(rangeTestIters(ctx(1), 0.1)).toBe(40);
+    expect(rangeTestIters(ctx(600), 0.1)).toBe(300);
   });
 });

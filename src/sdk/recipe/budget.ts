@@ -61,3 +61,22 @@ export function stepsFor(seconds: number, stepSeconds: number, evalSeconds: numb
   const steps = Math.floor(usable / Math.max(stepSeconds, 1e-9));
   return Math.max(min, Number.isFinite(steps) ? steps : min);
 }
+
+/** Mantissas of the step counts a budget may plan (a 1-1.2-1.5-2-2.5-3-4-5-6-8 series per decade). */
+const STEP_BANDS = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
+
+/**
+ * `n` rounded down to the series 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, ... (below 10:
+ * unchanged). A step count derived from a budget follows the machine's measured speed; rounding
+ * it to a coarse series makes two machines of similar speed (or two runs on one, whose calibration
+ * differs by noise) plan the same sweep and the same short runs, and so reach the same decisions.
+ * It gives up at most a quarter of the steps that fit (199 → 150), so a stage stays within its share.
+ */
+export function bandSteps(n: number): number {
+  if (!(n >= 10)) return n;
+  const decade = 10 ** Math.floor(Math.log10(n) + 1e-12);
+  const m = n / decade;
+  let pick = STEP_BANDS[0];
+  for (const b of STEP_BANDS) if (b <= m + 1e-9) pick = b;
+  return Math.round(pick * decade);
+}

@@ -14,7 +14,7 @@ import { type StageContext, checkAbort, trainerSettings } from '../context.js';
 import { type Measured, decideByValLoss, fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
 import { shortRun } from '../short-run.js';
-import { stepsFor } from '../budget.js';
+import { bandSteps, stepsFor } from '../budget.js';
 import { explainLrBounds, runRangeTest } from './lr.js';
 
 export interface ProbeResult {
@@ -95,7 +95,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   for (const [i, b] of runnable.entries()) {
     await checkAbort(ctx.signal);
     const stepSec = stepSecondsOf.get(b) ?? state.stepSeconds * (b / state.batchSize);
-    const iters = o.rangeTestIters ?? (share != null ? Math.min(300, stepsFor(0.3 * share, stepSec, 0, 0, 20)) : 60);
+    const iters = o.rangeTestIters ?? (share != null ? Math.min(300, bandSteps(stepsFor(0.3 * share, stepSec, 0, 0, 20))) : 60);
     const base = 0.1 + (0.9 * i) / runnable.length;
     const part = 0.9 / runnable.length;
     const trial = ctx.tracker && ctx.run ? ctx.tracker.startRun(`batch ${b}`, { parent: ctx.run, params: { batchSize: b } }) : undefined;

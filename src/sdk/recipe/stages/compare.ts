@@ -6,7 +6,7 @@ import type { Series } from '../../../report/schema.js';
 import type { TrainerSettings } from '../../trainers/types.js';
 import type { StageContext } from '../context.js';
 import { type Measured, fmt } from '../decide.js';
-import { stepsFor } from '../budget.js';
+import { bandSteps, stepsFor } from '../budget.js';
 import { shortRun } from '../short-run.js';
 
 export interface Compared {
@@ -19,7 +19,7 @@ export function shortRunSteps(ctx: StageContext, configured: number | undefined,
   if (configured) return configured;
   const { state } = ctx;
   if (ctx.budgetSeconds == null) return Math.max(4, state.stepsPerEpoch);
-  return stepsFor(ctx.budgetSeconds / runs, state.stepSeconds, state.evalSeconds, 6, 4);
+  return bandSteps(stepsFor(ctx.budgetSeconds / runs, state.stepSeconds, state.evalSeconds, 6, 4));
 }
 
 export async function compareShortRuns(

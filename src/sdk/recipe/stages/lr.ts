@@ -8,7 +8,7 @@ import { rangeTest } from '../../range-test/index.js';
 import { type StageContext, Interrupted, buildTrainer, trainerSettings } from '../context.js';
 import { fmt } from '../decide.js';
 import { StageProblem } from '../errors.js';
-import { stepsFor } from '../budget.js';
+import { bandSteps, stepsFor } from '../budget.js';
 
 export interface RangeTestRun {
   result: RangeTestResult;
@@ -75,7 +75,7 @@ export async function runRangeTest(
 export function rangeTestIters(ctx: StageContext, stepSeconds: number, fallback = 100): number {
   if (ctx.settings.lr.numIter) return ctx.settings.lr.numIter;
   if (ctx.budgetSeconds == null) return fallback;
-  return Math.min(300, stepsFor(ctx.budgetSeconds, stepSeconds, 0, 0, 40));
+  return Math.min(300, bandSteps(stepsFor(ctx.budgetSeconds, stepSeconds, 0, 0, 40)));
 }
 
 function rangeTestDecision(r: RangeTestResult, label: string) {
