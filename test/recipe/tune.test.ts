@@ -9,6 +9,7 @@ import {
   exitCodeFor,
   loadTuneConfig,
   tune,
+  type ProgressEvent,
   type TuneOptions,
 } from '../../src/sdk/recipe/index.js';
 import { UserInputError } from '../../src/errors.js';
@@ -163,6 +164,30 @@ describe('tune: budget and progress', () => {
 });
 
 describe('tune: the ETA', () => {
+  type EtaEvent = { at: number; eta: number | null; stage: string; type: string; stageFraction: number };
+  const record = (clock: FakeClock, events: EtaEvent[]) => (e: ProgressEvent) =>
+    events.push({ at: clock.ms / 1000, eta: e.etaSeconds, stage: e.stage, type: e.type, stageFraction: e.stageFraction });
+  const WITH_BASELINE: Partial<TuneOptions> = {
+    stages: ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'],
+    baseline: { optimizer: 'sgd', lr: 0.01, momentum: 0.9 },
+  };
+
+  /** The ETAs that are more than `within`× off the time really left (judged while > 10% of the span is left). */
+  function offEtas(events: EtaEvent[], end: number, budgeted: boolean, within: number): string[] {
+    const untilFinal = events.slice(0, events.findIndex((e) => e.stage === 'final'));
+    if (!budgeted) expect(untilFinal.map((e) => e.eta)).toEqual(untilFinal.map(() => null));
+    // Without a budget the span starts at the final training, after its first 5% (too few steps to time).
+    const from = budgeted ? 0 : events[untilFinal.length].at;
+    const judged = events
+      .slice(budgeted ? 0 : untilFinal.length)
+      .filter((e) => e.type === 'progress' && end - e.at > 0.1 * (end - from) && (budgeted || e.stage !== 'final' || e.stageFraction >= 0.05));
+    expect(judged.length).toBeGreaterThan(20);
+    return judged
+      .map((e) => ({ ...e, left: end - e.at, ratio: (e.eta ?? NaN) / (end - e.at) }))
+      .filter((e) => !(e.ratio >= 1 / within && e.ratio <= within))
+      .map((e) => `${e.stage} at ${e.at.toFixed(2)} s: ETA ${e.eta?.toFixed(2)} s for ${e.left.toFixed(2)} s left`);
+  }
+
   // A budget too small for the stages' minimum step counts: the tuning stages overrun their shares
   // (as the demo's 40-step range test does on a 30 s budget), so progress by budget share is not
   // progress in time. Each ETA is compared with the time that was really left.
@@ -174,31 +199,31 @@ describe('tune: the ETA', () => {
     { name: 'no budget (fixed step counts)', budget: undefined, baseline: true, within: 2 },
   ])('stays within $within× of the time really left with $name', async ({ budget, baseline, within }) => {
     const clock = new FakeClock();
-    const events: { at: number; eta: number | null; stage: string; type: string; stageFraction: number }[] = [];
+    const events: EtaEvent[] = [];
     await tune({
       trainer: toyFactory({ clock, nTrain: 1024 }),
       clock: clock.now,
       out: tmp(),
       ...(budget != null ? { budget } : {}),
-      ...(baseline ? { stages: ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'], baseline: { optimizer: 'sgd', lr: 0.01, momentum: 0.9 } } : {}),
+      ...(baseline ? WITH_BASELINE : {}),
       reportFormats: [],
-      onProgress: (e) => events.push({ at: clock.ms / 1000, eta: e.etaSeconds, stage: e.stage, type: e.type, stageFraction: e.stageFraction }),
+      onProgress: record(clock, events),
     });
-    const end = clock.ms / 1000;
-    const untilFinal = events.slice(0, events.findIndex((e) => e.stage === 'final'));
-    if (budget == null) expect(untilFinal.map((e) => e.eta)).toEqual(untilFinal.map(() => null));
-    // Judged while more than a tenth of the estimated span is left (the whole run, or from the final
-    // on, after its first 5%: its first steps are too few to time).
-    const from = budget == null ? events[untilFinal.length].at : 0;
-    const judged = events
-      .slice(budget == null ? untilFinal.length : 0)
-      .filter((e) => e.type === 'progress' && end - e.at > 0.1 * (end - from) && (budget != null || e.stage !== 'final' || e.stageFraction >= 0.05));
-    expect(judged.length).toBeGreaterThan(20);
-    const off = judged
-      .map((e) => ({ ...e, left: end - e.at, ratio: (e.eta ?? NaN) / (end - e.at) }))
-      .filter((e) => !(e.ratio >= 1 / within && e.ratio <= within))
-      .map((e) => `${e.stage} at ${e.at.toFixed(2)} s: ETA ${e.eta?.toFixed(2)} s for ${e.left.toFixed(2)} s left`);
-    expect(off).toEqual([]);
+    expect(offEtas(events, clock.ms / 1000, budget != null, within)).toEqual([]);
+  });
+
+  it('after a resume, counts only the stages still to run', async () => {
+    const clock = new FakeClock();
+    const ac = new AbortController();
+    const settings = { budget: 3, ...WITH_BASELINE, out: tmp(), reportFormats: [] as [] };
+    const stopOn = (e: ProgressEvent) => e.type === 'stage-end' && e.stage === 'weight-decay' && ac.abort();
+    const err = (await tune({ trainer: toyFactory({ clock, nTrain: 1024 }), clock: clock.now, signal: ac.signal, onProgress: stopOn, ...settings }).catch((e) => e)) as TuneInterruptedError;
+    expect(err).toBeInstanceOf(TuneInterruptedError);
+    const again = new FakeClock();
+    const events: EtaEvent[] = [];
+    await tune({ trainer: toyFactory({ clock: again, nTrain: 1024 }), clock: again.now, resume: err.runDir, reportFormats: [], onProgress: record(again, events) });
+    expect(events.filter((e) => e.type === 'stage-end' && e.stageFraction === 1 && e.at === 0).map((e) => e.stage)).toEqual(['lr', 'batch-size', 'momentum', 'weight-decay']);
+    expect(offEtas(events.filter((e) => e.at > 0 || e.stage === 'lr-recheck'), again.ms / 1000, true, 1.5)).toEqual([]);
   });
 });
 

@@ -42,7 +42,9 @@ export class EtaEstimator {
    */
   estimate(id: PlannedStage, stageFraction: number, now: number): number | null {
     const inStage = Math.max(0, now - (this.started.get(id) ?? now));
-    const measured = this.took.get(id) ?? (stageFraction >= MIN_STAGE_FRACTION ? inStage / stageFraction : null);
+    // A stage that did not start here was finished by the run this one resumes: nothing of it is left.
+    const ran = this.started.has(id);
+    const measured = !ran ? 0 : (this.took.get(id) ?? (stageFraction >= MIN_STAGE_FRACTION ? inStage / stageFraction : null));
     const later = this.ids.slice(this.ids.indexOf(id) + 1);
     const budgets = this.budgets;
     if (!budgets) {
@@ -61,7 +63,7 @@ export class EtaEstimator {
         plan += planned(s);
       }
     }
-    if (isTuning(id) && measured != null) {
+    if (ran && isTuning(id) && measured != null) {
       spent += measured;
       plan += planned(id);
     }
