@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bisectExponent, decideByValLoss, oneSignificantFigure, tailNoise, weightDecayGrid } from '../../src/sdk/recipe/decide.js';
-import { diagnoseFit } from '../../src/sdk/recipe/diagnose.js';
+import { diagnoseFit, valLossNoise } from '../../src/sdk/recipe/diagnose.js';
 import { bandSteps, parseBudget, splitBudget, stepsFor } from '../../src/sdk/recipe/budget.js';
 import { rangeTestIters } from '../../src/sdk/recipe/stages/lr.js';
 import type { StageContext } from '../../src/sdk/recipe/context.js';
@@ -114,6 +114,36 @@ describe('diagnoseFit', () => {
   });
   it('unknown with fewer than two epochs', () => {
     expect(diagnoseFit(h([[1, 0.6]])).verdict).toBe('unknown');
+  });
+  // The demo's final training of 2026-12-04 (36-epoch 1cycle, 1,000 validation digits): the last
+  // epoch's validation loss is 3% above the previous one, while epoch-to-epoch it moves by ±8.9%.
+  const demo: [number, number][] = [[0.8934,0.2181],[0.2776,0.1765],[0.1918,0.1215],[0.1681,0.1485],[0.1503,0.09861],[0.1167,0.1159],[0.1083,0.126],[0.1007,0.1071],[0.09294,0.07747],[0.09301,0.08636],[0.09319,0.09408],[0.08303,0.09231],[0.0878,0.08577],[0.08393,0.07729],[0.08782,0.1024],[0.09247,0.061],[0.08102,0.08691],[0.07498,0.07749],[0.08147,0.06716],[0.06373,0.07491],[0.05385,0.06768],[0.06157,0.0665],[0.05606,0.06063],[0.04453,0.05511],[0.04337,0.05719],[0.03788,0.05623],[0.03418,0.05225],[0.0304,0.05318],[0.02966,0.04813],[0.02551,0.04454],[0.02131,0.03924],[0.01942,0.04492],[0.01557,0.04163],[0.0126,0.03737],[0.01368,0.03432],[0.01124,0.03536]];
+  it('does not read a rise inside the curve\'s epoch-to-epoch noise as overfitting (the demo\'s curve)', () => {
+    const { noise, epochs } = valLossNoise(demo.map(([, v]) => v));
+    expect(epochs).toBe(9);
+    expect(noise).toBeGreaterThan(0.08);
+    expect(noise).toBeLessThan(0.11);
+    const d = diagnoseFit(h(demo));
+    expect(d.verdict).toBe('good-fit');
+    expect(d.reason).toMatch(/0\.0343 → 0\.0354 over the last epoch, 3\.03% above its minimum 0\.0343, within its epoch-to-epoch noise \(±8\.94% over the last 9 epochs\)/);
+    // the same curve with the tolerances alone (as before the noise estimate) was called overfitting
+    expect(diagnoseFit(h(demo.slice(-5))).verdict).toBe('overfitting');
+  });
+  it('still calls a steady rise overfitting when it is larger than the noise of a noisy curve', () => {
+    // ±8% noise around a floor, then 5 epochs climbing 10% each while training loss keeps falling
+    const wobble = [1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1].map((s, i) => [0.5 - i * 0.02, 0.1 * (1 + 0.04 * s)] as [number, number]);
+    const climb = [1, 2, 3, 4, 5].map((j) => [0.26 - j * 0.02, 0.104 * 1.1 ** j] as [number, number]);
+    const d = diagnoseFit(h([...wobble, ...climb]));
+    expect(d.verdict).toBe('overfitting');
+    expect(d.reason).toMatch(/rose from 0\.096 at epoch \d+ to 0\.167 at epoch 17/);
+  });
+  it('does not read a last drop inside the noise as underfitting, and does read one beyond it', () => {
+    const wobble = [1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1].map((s, i) => [0.5 - i * 0.02, 0.1 * (1 + 0.06 * s)] as [number, number]);
+    // last step 0.106 → 0.094: −11%, the curve's own ±12%-steps; then a drop of 40% at the end
+    expect(diagnoseFit(h([...wobble, [0.27, 0.094]])).verdict).not.toBe('underfitting');
+    const d = diagnoseFit(h([...wobble, [0.27, 0.0636]]));
+    expect(d.verdict).toBe('underfitting');
+    expect(d.reason).toMatch(/−40%, more than its epoch-to-epoch noise/);
   });
 });
 
