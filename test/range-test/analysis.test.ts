@@ -107,7 +107,7 @@ describe('analyzeRangeTest suggestions', () => {
   it('falls back to min-loss/3 when the loss never climbs back to its start, and says why', () => {
     const g = [1, 2, 4, 8, 16, 32];
     const r = analyzeRangeTest(g, [5, 4, 2, 1, 2, 3], { smoothing: 0 });
-    expect(r.chosen).toEqual({ maxLr: 8 / 3, minLr: 8 / 30, rule: 'min-loss/3 (fallback: divergence/3 unavailable: the loss never climbed back to its start)' });
+    expect(r.chosen).toEqual({ maxLr: 8 / 3, minLr: 8 / 30, rule: 'min-loss/3 (fallback: divergence/3 unavailable: the loss never climbed back near its start)' });
   });
 
   it('on a real sweep with a transient dip (MNIST CNN), picks 3x the LR min-loss/3 picks', () => {
@@ -121,6 +121,28 @@ describe('analyzeRangeTest suggestions', () => {
     expect(minLoss.chosen!.maxLr).toBeCloseTo(0.0335 / 3, 4);
     expect(byDefault.chosen!.rule).toBe('divergence/3');
     expect(byDefault.chosen!.maxLr).toBeCloseTo(0.0335, 4);
+  });
+
+  it('on a real sweep that collapses to chance level just below its start (MNIST CNN), still finds the climb-back', () => {
+    // test/fixtures/range-test/mnist-cnn-chance-plateau.json: smoothed at most 2.482 before its
+    // minimum 0.506 at LR 0.277, then a plateau at chance (ln 10 = 2.30) up to 2.395 — never at 2.482.
+    // Within a tenth of the descent of the start (2.284) from LR 1.48 on: min(1.48/3, 0.277) = 0.277.
+    // Before, the rule was unavailable and min-loss/3 gave 0.092.
+    const real = JSON.parse(readFileSync('test/fixtures/range-test/mnist-cnn-chance-plateau.json', 'utf8')) as { lr: number[]; loss: number[] };
+    const r = analyzeRangeTest(real.lr, real.loss);
+    const s = r.smoothedLoss as number[];
+    const minIndex = s.indexOf(Math.min(...s));
+    expect(real.lr[minIndex]).toBeCloseTo(0.2768, 4);
+    const start = Math.max(...s.slice(0, minIndex + 1));
+    expect(start).toBeCloseTo(2.482, 3);
+    expect(Math.max(...s.slice(minIndex))).toBeLessThan(start);
+    const level = start - 0.1 * (start - s[minIndex]);
+    const d = divergenceIndex(s, minIndex)!;
+    expect(real.lr[d]).toBeCloseTo(1.482, 3);
+    expect(s[d]).toBeGreaterThanOrEqual(level);
+    expect(Math.max(...s.slice(minIndex + 1, d))).toBeLessThan(level);
+    expect(r.chosen).toEqual({ maxLr: real.lr[minIndex], minLr: real.lr[minIndex] / 10, rule: 'divergence/3' });
+    expect(analyzeRangeTest(real.lr, real.loss, { chooser: 'min-loss/3' }).chosen!.maxLr).toBeCloseTo(0.2768 / 3, 4);
   });
 
   it('on a real coarse sweep (24 steps) smooths less, so the lag does not carry maxLr past the explosion', () => {
@@ -161,7 +183,7 @@ describe('analyzeRangeTest suggestions', () => {
     expect(r.chosen!.rule).toBe('divergence/3 (fallback: min-loss/3 below the tested range)');
     expect(r.chosen!.maxLr).toBe(2); // back above the start (5) at LR 8: min(8/3, the minimum's LR 2)
     const v = analyzeRangeTest([1, 2, 4, 8, 16], [5, 1, 3, 4, 4.5], { smoothing: 0, chooser: 'min-loss/3' });
-    expect(v.chosen!.rule).toBe('valley (fallback: min-loss/3 below the tested range, divergence/3 unavailable: the loss never climbed back to its start)');
+    expect(v.chosen!.rule).toBe('valley (fallback: min-loss/3 below the tested range, divergence/3 unavailable: the loss never climbed back near its start)');
     expect(v.chosen!.maxLr).toBe(v.suggestions.valley!.lr);
   });
 

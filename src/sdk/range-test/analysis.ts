@@ -44,6 +44,14 @@ export const MIN_POINTS = 4;
 export const FEW_POINTS = 10;
 /** A descent smaller than this fraction of the loss level is "flat". */
 export const MIN_RELATIVE_DESCENT = 0.01;
+/**
+ * How far below its start the smoothed loss may stay and still count as "climbed back" (a fraction
+ * of the descent). A classifier that diverges collapses to chance level, ln(classes), which is
+ * where an untrained one starts; a start a little above chance (the first batches' larger logits)
+ * then made the climb-back unreachable: the demo CNN's sweep of 2026-12-04 went 2.48 → 0.51 → a
+ * plateau at 2.31–2.40 from LR 1.7 to 10, and the rule fell back to min-loss/3 (0.092).
+ */
+export const CLIMB_BACK_SLACK = 0.1;
 /** ... or smaller than this many times the batch-to-batch noise. */
 export const NOISE_FACTOR = 2;
 
@@ -358,9 +366,9 @@ const FALLBACK: readonly ChooserRule[] = ['divergence/3', 'min-loss/3', 'valley'
 
 /**
  * Where training diverges: the first point after the minimum at which the smoothed loss is back up
- * at the highest level it had before the minimum (where it started), or null when the sweep ended
- * (or stopped) before that. The stop rule fires only above that level, so every 'diverged' sweep
- * has this point.
+ * at the highest level it had before the minimum (where it started), less a tenth of the descent
+ * ({@link CLIMB_BACK_SLACK}), or null when the sweep ended (or stopped) before that. The stop rule
+ * fires only above that level, so every 'diverged' sweep has this point.
  *
  * The default rule `divergence/3` is maxLr = min(LR here / 3, LR of the minimum). Smith (§4.1) takes
  * the LR at the extremum of the loss as the largest usable 1cycle bound; the minimum alone is not
@@ -377,7 +385,8 @@ const FALLBACK: readonly ChooserRule[] = ['divergence/3', 'min-loss/3', 'valley'
 export function divergenceIndex(smoothedLoss: readonly number[], minIndex: number): number | null {
   let start = -Infinity;
   for (let i = 0; i <= minIndex; i++) start = Math.max(start, smoothedLoss[i]);
-  for (let i = minIndex + 1; i < smoothedLoss.length; i++) if (smoothedLoss[i] >= start) return i;
+  const level = start - CLIMB_BACK_SLACK * (start - smoothedLoss[minIndex]);
+  for (let i = minIndex + 1; i < smoothedLoss.length; i++) if (smoothedLoss[i] >= level) return i;
   return null;
 }
 
@@ -424,7 +433,7 @@ function choose(chooser: Chooser, input: ChooserInput): Chosen | null {
       const why = skipped.length ? ` (fallback: ${skipped.join(', ')})` : '';
       return { ...v, rule: `${rule}${why}` };
     }
-    skipped.push(`${rule} ${v ? 'below the tested range' : rule === 'divergence/3' ? 'unavailable: the loss never climbed back to its start' : 'unavailable'}`);
+    skipped.push(`${rule} ${v ? 'below the tested range' : rule === 'divergence/3' ? 'unavailable: the loss never climbed back near its start' : 'unavailable'}`);
   }
   return null;
 }
