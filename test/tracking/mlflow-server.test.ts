@@ -135,6 +135,57 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
     await expectTuneOnServer(client(), third.runs, handles, report);
   });
 
+  it('sync sends a folder to the experiment it was logged to, not to MLFLOW_EXPERIMENT_NAME or the default', async () => {
+    // The server never answered during the run (port 9: discard): nothing reached MLflow.
+    const dir = tmp();
+    const report = syntheticReport(20);
+    const dead = createTracker({ runDir: dir, tracking: 'http://127.0.0.1:9', experimentName: 'logged-here', env: { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' }, mlflow: { closeTimeoutMs: 200 } }) as MlflowTracker;
+    const handles = logSyntheticTune(dead, report, dir);
+    await dead.close();
+    const events = readEvents(dir);
+    expect(dead.pendingCount).toBe(events.length);
+    // Synced later to the server that is up, with another experiment in the environment.
+    const s = await syncRunDir(dir, { trackingUri: url, env: { MLFLOW_EXPERIMENT_NAME: 'elsewhere' } });
+    expect(s.experimentName).toBe('logged-here');
+    expect(s.experimentFrom).toBe('recorded');
+    expect(s.experimentId).toBe(await client().getOrCreateExperiment('logged-here'));
+    expect(s.sent).toBe(events.length);
+    await expectTuneOnServer(client(), s.runs, handles, report);
+    const again = await syncRunDir(dir, { trackingUri: url, env: {} });
+    expect([again.experimentName, again.sent, again.alreadySynced]).toEqual(['logged-here', 0, events.length]);
+    // --experiment still wins; then the folder is on this server in two experiments, and a sync
+    // without --experiment does not guess.
+    const other = await syncRunDir(dir, { trackingUri: url, experimentName: 'copy', env: {} });
+    expect(other.experimentFrom).toBe('option');
+    expect(other.sent).toBe(events.length);
+    await expect(syncRunDir(dir, { trackingUri: url, env: {} })).rejects.toThrow(
+      /--experiment: the run folder was logged to several experiments — got .*; allowed: one of the experiments this folder was logged to: "logged-here", "copy"/,
+    );
+  });
+
+  it('says at close when the server refused events for good (artifacts to a store it does not serve)', async () => {
+    // An experiment whose artifacts go to a file: store: the server cannot take them over HTTP.
+    const r = await fetch(`${url}/api/2.0/mlflow/experiments/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'file-store', artifact_location: `file://${tmp()}` }),
+    });
+    expect(r.status).toBe(200);
+    const dir = tmp();
+    const status: string[] = [];
+    const t = createTracker({ runDir: dir, tracking: url, experimentName: 'file-store', env: {}, mlflow: { onStatus: (m) => status.push(m) } }) as MlflowTracker;
+    logSyntheticTune(t, syntheticReport(10), dir);
+    await t.close();
+    const artifacts = readEvents(dir).filter((e) => e.type === 'artifact').length;
+    expect(artifacts).toBeGreaterThan(0);
+    expect(t.replayer.state.rejected).toHaveLength(artifacts);
+    expect(t.pendingCount).toBe(0);
+    expect(status).toEqual([
+      `MLflow refused ${artifacts} event${artifacts === 1 ? '' : 's'} for good: ${t.replayer.state.rejected[0].error}`,
+    ]);
+    expect(status[0]).toMatch(/start the server with --serve-artifacts \(artifact proxying\) so artifacts can be sent and read over HTTP/);
+  });
+
   it('log-batch splits at 1000 metrics, 100 params, 100 tags and the byte limit, and every entity arrives', async () => {
     const c = client();
     const exp = await c.getOrCreateExperiment('batching');

@@ -97,6 +97,21 @@ describe('createTracker and the local run folder', () => {
     await local.close();
   });
 
+  it('does not wait a second time at close when the flush before it gave up on a dead server', async () => {
+    // The recipe waits (bounded) for its run links, then closes: with a dead server a tune ended
+    // 10 s + 10 s after its last stage. Here close would wait 60 s; it must end long before.
+    const status: string[] = [];
+    const t = createTracker({ runDir: tmp(), tracking: 'http://127.0.0.1:9', env: { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' }, mlflow: { closeTimeoutMs: 60_000, onStatus: (m) => status.push(m) } }) as MlflowTracker;
+    const run = t.startRun('dead');
+    t.logMetrics(run, { loss: 1 }, 0);
+    t.endRun(run);
+    await t.flush(500);
+    const closed = t.close().then(() => 'closed' as const);
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000).unref());
+    expect(await Promise.race([closed, late])).toBe('closed');
+    expect(status.some((m) => /^MLflow: 3 events not sent \(.*ECONNREFUSED\)\); .*superconverge sync/.test(m))).toBe(true);
+  });
+
   it('writes every call as one event line, NaN kept, artifacts copied at call time', async () => {
     const dir = tmp();
     const t = new LocalTracker(dir);

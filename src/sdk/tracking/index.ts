@@ -3,10 +3,11 @@
  * `createTracker` picks MLflow when the tracking URI is http(s), else the local run folder.
  */
 import { isHttpTrackingUri, resolveMlflowConfig } from './config.js';
-import { readEvents } from './events.js';
+import { readEvents, type TrackingEvent } from './events.js';
+import { UserInputError } from '../../errors.js';
 import { LocalTracker } from './local.js';
 import { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
-import { Replayer } from './replay.js';
+import { Replayer, recordedExperiments } from './replay.js';
 import { type ClientOptions, MlflowClient } from './rest-client.js';
 import type { Tracker } from './types.js';
 
@@ -17,7 +18,7 @@ export * from './events.js';
 export * from './rest-client.js';
 export { LocalTracker } from './local.js';
 export { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
-export { Replayer, SYNC_STATE_FILE, RUN_KEY_TAG } from './replay.js';
+export { Replayer, SYNC_STATE_FILE, RUN_KEY_TAG, recordedExperiments } from './replay.js';
 export { systemTags, readGitInfo, type GitInfo, type SystemTagOptions } from './system-tags.js';
 export { logTuningReport, logRangeTest, reportNote, reportParentEntities, type LogReportOptions } from './report.js';
 
@@ -54,6 +55,12 @@ export interface SyncOptions {
 export interface SyncSummary {
   runDir: string;
   trackingUri: string;
+  experimentName: string;
+  /**
+   * Where the experiment came from: the `experimentName` option (`--experiment`), the one the
+   * folder was logged to (its cursor file), MLFLOW_EXPERIMENT_NAME, or the default.
+   */
+  experimentFrom: 'option' | 'recorded' | 'environment' | 'default';
   experimentId: string | undefined;
   /** Events in the folder. */
   events: number;
@@ -74,13 +81,47 @@ export interface SyncSummary {
 }
 
 /**
+ * The experiment a folder was logged to: the one recorded for this server, else the one recorded
+ * for another server (a name is the same everywhere); among several, the ones with events still
+ * to send; undefined when nothing is recorded. Several candidates left: the caller must choose.
+ */
+function recordedExperiment(runDir: string, events: readonly TrackingEvent[], trackingUri: string): string | undefined {
+  const all = recordedExperiments(runDir, events.map((e) => e.seq));
+  const here = all.filter((r) => r.trackingUri === trackingUri);
+  const pool = here.length > 0 ? here : all;
+  let names = [...new Set(pool.map((r) => r.experimentName))];
+  if (names.length > 1) {
+    const pending = [...new Set(pool.filter((r) => r.pending > 0).map((r) => r.experimentName))];
+    if (pending.length > 0) names = pending;
+  }
+  if (names.length > 1) {
+    throw new UserInputError(
+      '--experiment',
+      '(not given)',
+      `one of the experiments this folder was logged to: ${names.map((n) => `"${n}"`).join(', ')}`,
+      'the run folder was logged to several experiments',
+    );
+  }
+  return names[0];
+}
+
+/**
  * Replays a run folder (made offline, or whose server was down) to an MLflow server. Idempotent:
  * running it twice sends nothing the second time, and points the server already has (from a live
  * session cut short) are read back and not sent again.
  */
 export async function syncRunDir(runDir: string, options: SyncOptions = {}): Promise<SyncSummary> {
-  const config = resolveMlflowConfig({ tracking: options.trackingUri ?? options.tracking, experimentName: options.experimentName, env: options.env });
   const events = readEvents(runDir);
+  const tracking = options.trackingUri ?? options.tracking;
+  let experimentName = options.experimentName;
+  let experimentFrom: SyncSummary['experimentFrom'] = 'option';
+  if (experimentName === undefined) {
+    const uri = resolveMlflowConfig({ tracking, env: options.env }).trackingUri;
+    experimentName = recordedExperiment(runDir, events, uri);
+    experimentFrom = experimentName === undefined ? 'default' : 'recorded';
+  }
+  const config = resolveMlflowConfig({ tracking, experimentName, env: options.env });
+  if (experimentFrom === 'default' && (options.env ?? process.env).MLFLOW_EXPERIMENT_NAME) experimentFrom = 'environment';
   const client = new MlflowClient(config, options.client);
   const replayer = new Replayer(client, runDir, config.experimentName);
   const rejectedBefore = replayer.state.rejected.length;
@@ -93,6 +134,8 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
   return {
     runDir,
     trackingUri: config.trackingUri,
+    experimentName: config.experimentName,
+    experimentFrom,
     experimentId: replayer.state.experimentId,
     events: events.length,
     alreadySynced,

@@ -9,7 +9,7 @@
 import { type MlflowConfig } from './config.js';
 import { type TrackingEvent, readEvents } from './events.js';
 import { LocalTracker } from './local.js';
-import { Replayer } from './replay.js';
+import { Replayer, SYNC_STATE_FILE } from './replay.js';
 import { type ClientOptions, MlflowClient } from './rest-client.js';
 import { type TrackerLinks, syncHint } from './types.js';
 
@@ -43,6 +43,10 @@ export class MlflowTracker extends LocalTracker {
   private nextAttemptAt = 0;
   private failures = 0;
   private closed = false;
+  /** A flush ran out of time on an unreachable server (see close). */
+  private unreachableAtFlush = false;
+  /** Refusals recorded before this process: `close()` reports only the new ones. */
+  private rejectedAtStart = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly abort = new AbortController();
   lastError: string | undefined;
@@ -54,6 +58,10 @@ export class MlflowTracker extends LocalTracker {
     this.opts = { flushIntervalMs: 10_000, batchMetrics: 1000, closeTimeoutMs: 10_000, maxQueue: 200_000, maxOfflineBackoffMs: 15_000, ...options };
     this.client = options.mlflowClient ?? new MlflowClient(config, options.client);
     this.replayer = new Replayer(this.client, runDir, config.experimentName);
+    // The experiment on disk from the start: `sync` of a folder whose server never answered sends
+    // to it, not to a default.
+    this.replayer.save();
+    this.rejectedAtStart = this.replayer.state.rejected.length;
     // Events of an earlier process in this folder that never reached this server go first.
     const earlier = this.log.existing;
     this.replayer.rememberStarts(earlier);
@@ -157,12 +165,12 @@ export class MlflowTracker extends LocalTracker {
     const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), timeoutMs)));
     try {
       while (this.queue.length > 0 || this.spilled || this.pumping) {
-        if ((await Promise.race([this.pumping ?? this.kick('all', true), expired])) === 'expired') return;
+        if ((await Promise.race([this.pumping ?? this.kick('all', true), expired])) === 'expired') return this.gaveUp();
         if (this.failures > 0 && this.queue.length > 0) {
           // Server unreachable: wait for the back-off rather than spinning, within the deadline.
           const pause = Math.min(this.nextAttemptAt, deadline) - Date.now();
-          if (pause > 0 && (await Promise.race([new Promise<void>((r) => setTimeout(r, pause)), expired])) === 'expired') return;
-          if (Date.now() >= deadline) return;
+          if (pause > 0 && (await Promise.race([new Promise<void>((r) => setTimeout(r, pause)), expired])) === 'expired') return this.gaveUp();
+          if (Date.now() >= deadline) return this.gaveUp();
         }
       }
     } finally {
@@ -170,15 +178,33 @@ export class MlflowTracker extends LocalTracker {
     }
   }
 
-  /** Flushes within `closeTimeoutMs`, then stops; unsent events stay in the spool for `sync`. */
+  /** A flush ran out of time while the server did not answer. */
+  private gaveUp(): void {
+    if (this.failures > 0) this.unreachableAtFlush = true;
+  }
+
+  /**
+   * Flushes within `closeTimeoutMs`, then stops; unsent events stay in the spool for `sync`. When
+   * a flush just before (the recipe's wait for its run links) already spent its time on a server
+   * that does not answer, and it still does not, close does not wait a second time.
+   */
   override async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush(this.opts.closeTimeoutMs);
+    await this.flush(this.unreachableAtFlush && this.failures > 0 ? 0 : this.opts.closeTimeoutMs);
     const unsent = this.queue.length > 0 || this.spilled ? this.pendingCount : 0;
     if (unsent > 0) {
       this.opts.onStatus?.(
         `MLflow: ${unsent} event${unsent === 1 ? '' : 's'} not sent${this.lastError ? ` (${this.lastError})` : ''}; ${syncHint(this.runDir)} once the server answers`,
       );
+    }
+    const refused = this.replayer.state.rejected.slice(this.rejectedAtStart);
+    if (refused.length > 0) {
+      // Not retried (a 4xx): the run is incomplete on the server although the folder has it all.
+      const kinds = new Map<string, number>();
+      for (const r of refused) kinds.set(r.error, (kinds.get(r.error) ?? 0) + 1);
+      const [first, n] = [...kinds.entries()].sort((a, b) => b[1] - a[1])[0];
+      const others = kinds.size > 1 ? ` (${n} of them; the other reasons are in ${SYNC_STATE_FILE})` : '';
+      this.opts.onStatus?.(`MLflow refused ${refused.length} event${refused.length === 1 ? '' : 's'} for good: ${first}${others}`);
     }
     this.closed = true;
     clearInterval(this.timer);

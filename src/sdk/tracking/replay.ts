@@ -63,6 +63,28 @@ export interface ReplayOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The experiments a run folder was logged to (from its cursor file), with the tracking URI of each
+ * and how many of the folder's events that server has not acknowledged. `sync` sends to the one
+ * recorded rather than to a default: a run created in experiment A and completed in the default
+ * one would be a second, partial copy.
+ */
+export function recordedExperiments(runDir: string, eventSeqs: readonly number[]): Array<{ trackingUri: string; experimentName: string; pending: number }> {
+  const p = join(runDir, SYNC_STATE_FILE);
+  if (!existsSync(p)) return [];
+  let file: StateFile;
+  try {
+    file = JSON.parse(readFileSync(p, 'utf8')) as StateFile;
+  } catch {
+    return [];
+  }
+  return Object.values(file.servers ?? {}).map((s) => {
+    const acked = new Set(s.acked ?? []);
+    const pending = eventSeqs.filter((q) => q > (s.ackedThrough ?? 0) && !acked.has(q)).length;
+    return { trackingUri: s.trackingUri, experimentName: s.experimentName, pending };
+  });
+}
+
 export function folderKey(runDir: string): string {
   const file = join(runDir, EVENTS_FILE);
   const first = existsSync(file) ? readFileSync(file, 'utf8').split('\n', 1)[0] : runDir;

@@ -381,7 +381,7 @@ export class MlflowClient {
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(info.artifact_uri);
     if (!m)
       throw new MlflowError(
-        `the run's artifact store is ${this.redact(info.artifact_uri)}: start the server with --serve-artifacts (artifact proxying) so artifacts can be uploaded over HTTP`,
+        `the run's artifact store is ${this.redact(info.artifact_uri)}: start the server with --serve-artifacts (artifact proxying) so artifacts can be sent and read over HTTP`,
         'mlflow-artifacts',
         400,
         'ARTIFACTS_NOT_SERVED',
