@@ -79,6 +79,8 @@ export function fmtNum(x: number | null | undefined, digits = 3): string {
   if (x == null || !Number.isFinite(x)) return x == null ? '—' : String(x);
   if (x === 0) return '0';
   const a = Math.abs(x);
+  // Counts (a batch of 2048, 1250 steps) are shown as they are, not as 2050.
+  if (Number.isInteger(x) && a < 1e6) return String(x);
   if (a >= 1e-3 && a < 1e5) return String(Number(x.toPrecision(digits)));
   const [m, e] = x.toExponential(digits - 1).split('e');
   return `${String(Number(m))}e${e.replace('+', '')}`;

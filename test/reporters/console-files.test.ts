@@ -74,3 +74,22 @@ describe('writeReportFiles', () => {
     }
   });
 });
+
+describe('numbers in text', () => {
+  it('shows counts exactly and other values to 3 significant figures', async () => {
+    const { fmtNum } = await import('../../src/reporters/text.js');
+    const { fmt } = await import('../../src/sdk/recipe/decide.js');
+    // a batch of 2048 was shown as "Batch 2050" in the decision and the console table
+    for (const f of [fmtNum, fmt]) {
+      expect(f(2048)).toBe('2048');
+      expect(f(12500)).toBe('12500');
+      expect(f(0.357142)).toBe('0.357');
+      expect(f(2048.4)).toBe('2050');
+    }
+    expect(fmtNum(3.5714e-5)).toBe('3.57e-5');
+    expect(fmt(0.0005)).toBe('5e-4');
+    const { decideByValLoss } = await import('../../src/sdk/recipe/decide.js');
+    const d = decideByValLoss({ parameter: 'batchSize', label: 'Batch', measured: [{ value: 2048, metric: 0.1, noise: 0 }, { value: 4096, metric: 0.2, noise: 0 }] });
+    expect(d.summary).toMatch(/^Batch 2048: val loss 0\.1 .*vs 0\.2 for 4096\.$/);
+  });
+});

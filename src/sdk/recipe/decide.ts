@@ -49,6 +49,8 @@ export function fmt(x: number | null | undefined): string {
   if (x == null || !Number.isFinite(x)) return 'n/a';
   if (x === 0) return '0';
   const a = Math.abs(x);
+  // Counts (a batch of 2048, 1250 steps) are shown as they are, not as 2050.
+  if (Number.isInteger(x) && a < 1e6) return String(x);
   if (a < 1e-2 || a >= 1e4) return Number(x.toPrecision(3)).toExponential().replace('e+', 'e');
   return String(Number(x.toPrecision(3)));
 }
