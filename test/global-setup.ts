@@ -18,7 +18,7 @@ declare module 'vitest' {
 }
 
 /** Test files that need the server; a run filtered to other areas does not pay for it. */
-const NEEDS_SERVER = /tracking|mlflow|e2e|cli|sync|integration/i;
+const NEEDS_SERVER = /tracking|mlflow|e2e|action|cli|sync|integration/i;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let server: MlflowServer | undefined;

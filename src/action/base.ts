@@ -33,10 +33,12 @@ export interface BaseLookup {
  */
 export async function loadBaseReport(o: BaseLookup): Promise<TuningReport | null> {
   const input = o.input.trim();
-  if (input === NO_BASE) return null;
+  // The keywords in any case (`None`, `MLflow`); a file of that name is given as ./none.
+  const keyword = input.toLowerCase();
+  if (keyword === NO_BASE) return null;
   const env = o.env ?? process.env;
   const trackingUri = o.trackingUri || env.MLFLOW_TRACKING_URI || '';
-  if (input === BASE_FROM_MLFLOW || (input === '' && trackingUri !== '')) {
+  if (keyword === BASE_FROM_MLFLOW || (input === '' && trackingUri !== '')) {
     if (!trackingUri) {
       core.warning(`superconverge: base-report ${BASE_FROM_MLFLOW} needs mlflow-tracking-uri (or MLFLOW_TRACKING_URI); no base comparison.`);
       return null;

@@ -371,14 +371,14 @@ describe.skipIf(!ML_URL)('the base report from MLflow (a real server)', () => {
     event.pull_request.base.sha = '4'.repeat(40);
     const file = join(mkdtempSync(join(tmpdir(), 'sc-event-')), 'event.json');
     writeFileSync(file, JSON.stringify(event));
-    const r = await runAction({ inputs: inputs({ 'base-report': 'mlflow' }), event: file });
+    const r = await runAction({ inputs: inputs({ 'base-report': 'MLflow' }), event: file }); // keywords in any case
     expect(r.code).toBe(0);
     expect(gh.comments.get(42)![0].body).toContain('base branch 93.3% (+4.9 pt)');
     expect(r.stdout).toMatch(/\(main at 3333333; the pull request's base is 4444444\)/);
   });
 
   it('base-report none turns it off; an unknown experiment or a dead server is a notice or a warning, never a failure', async () => {
-    const off = await runAction({ inputs: inputs({ 'base-report': 'none' }), event: 'pull_request.same-repo.json' });
+    const off = await runAction({ inputs: inputs({ 'base-report': ' None ' }), event: 'pull_request.same-repo.json' });
     expect(off.code).toBe(0);
     expect(gh.comments.get(42)![0].body).not.toContain('vs base');
     gh.reset();
