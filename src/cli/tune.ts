@@ -1,6 +1,6 @@
 /** `superconverge tune <config>` and `superconverge range-test <config>`. */
 import { UserInputError } from '../errors.js';
-import { renderConsole } from '../reporters/index.js';
+import { renderConsole, renderLocations } from '../reporters/index.js';
 import { STAGE_IDS, type StageId, type TuneOptions, tune, tuneOptionsFromConfig } from '../sdk/recipe/index.js';
 import { parseBudget } from '../sdk/recipe/budget.js';
 import { readRunMeta } from '../sdk/recipe/persist.js';
@@ -61,7 +61,7 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
     });
     display.stop();
     process.stdout.write(`${renderConsole(report, { color: Boolean(process.stdout.isTTY) })}\n`);
-    process.stdout.write(`report: ${runDir}/report.json (with report.html, report.md and charts/)\n`);
+    process.stdout.write(`${renderLocations(report, runDir)}\n`);
   } finally {
     display.stop();
   }

@@ -4,7 +4,7 @@
  * (Adam, constant LR 1e-3) for the same epochs, side by side.
  */
 import { UserInputError } from '../errors.js';
-import { renderConsole } from '../reporters/index.js';
+import { renderConsole, renderLocations } from '../reporters/index.js';
 import type { TuningReport } from '../report/index.js';
 import { type ProgressEvent, type StageId, type TuneOptions, tune } from '../sdk/recipe/index.js';
 import { parseBudget } from '../sdk/recipe/budget.js';
@@ -134,7 +134,7 @@ export async function runDemo(o: DemoOptions): Promise<{ report: TuningReport; r
     display.stop();
     stdout.write(`${renderConsole(report, { color: Boolean((stdout as NodeJS.WriteStream).isTTY) })}\n\n`);
     stdout.write(`${sideBySide(report)}\n\n`);
-    stdout.write(`wall time ${formatSeconds(report.wallSeconds)}; report: ${runDir}/report.json (with report.html, report.md and charts/)\n`);
+    stdout.write(`wall time ${formatSeconds(report.wallSeconds)}; ${renderLocations(report, runDir)}\n`);
     return { report, runDir };
   } finally {
     display.stop();

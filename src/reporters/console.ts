@@ -98,3 +98,11 @@ export function renderConsole(report: TuningReport, opts: ConsoleOptions = {}): 
   for (const w of report.warnings.slice(0, 20)) lines.push(yellow(`⚠ ${plain(w, 200)}`));
   return lines.join('\n') + '\n';
 }
+
+/** Where a finished run's results are: the report files and, when it was tracked, the MLflow run. */
+export function renderLocations(report: TuningReport, runDir: string): string {
+  const lines = [`report: ${runDir}/report.json (with report.html, report.md and charts/)`];
+  const mlflow = report.links.mlflow;
+  if (mlflow) lines.push(`MLflow run: ${mlflow.runUrl ?? `${mlflow.trackingUri}/#/experiments/${mlflow.experimentId}/runs/${mlflow.runId}`}`);
+  return lines.join('\n');
+}

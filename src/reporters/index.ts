@@ -18,7 +18,7 @@ export { mermaidCharts, mermaidBlock, xyChart, type MermaidChart } from './merma
 export { vegaLiteSpecs, type VegaLiteSpec } from './vega.js';
 export { renderSvg, renderPng, svgToPng, type PngOptions } from './image.js';
 export { renderHtml, type HtmlOptions } from './html.js';
-export { renderConsole, type ConsoleOptions } from './console.js';
+export { renderConsole, renderLocations, type ConsoleOptions } from './console.js';
 
 export const REPORT_FORMATS = ['md', 'html', 'svg', 'png', 'json'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readReport } from '../../src/report/index.js';
 import { runCli } from '../support/run-cli.js';
+import { mlflowUrl, serverReady } from '../tracking/helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sc-demo-'));
 const short = ['demo', '--recipe', 'lr', '--epochs', '2', '--train-size', '1000', '--budget', '30s'];
@@ -76,6 +77,19 @@ describe('superconverge demo (shortened: 1,000 training digits, LR stage, 2 epoc
     expect(report.status).toBe('complete');
     expect(report.warnings.join('\n')).toContain(`superconverge sync ${runDir}`);
     expect(readFileSync(join(runDir, 'events.jsonl'), 'utf8')).toContain('"type":"metrics"');
+    expect(r.stdout).not.toContain('MLflow run:');
+  });
+
+  it.skipIf(!mlflowUrl())('with a live MLflow server, ends with the link to the run', async () => {
+    const url = mlflowUrl();
+    await serverReady(url);
+    const out = tmp();
+    const r = await runCli([...short, '--no-baseline', '--out', out, '--tracking-uri', url, '--experiment', 'cli-demo'], { env: { MLFLOW_TRACKING_URI: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    const report = await readReport(join(onlyRunDir(out), 'report.json'));
+    const link = report.links.mlflow!.runUrl!;
+    expect(link).toMatch(new RegExp(`^${url.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]{32}$`));
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(`MLflow run: ${link}`);
   });
 
   it('Ctrl-C stops with exit 130 keeping the finished stage; --resume finishes the run', async () => {
