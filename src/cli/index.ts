@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { ReportValidationError } from '../report/index.js';
-import { parseBudget } from '../sdk/recipe/budget.js';
+import { MIN_BUDGET_SECONDS, parseBudget } from '../sdk/recipe/budget.js';
+import { MAX_SEED, STAGE_IDS } from '../sdk/recipe/options.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -34,15 +35,29 @@ export function parseInteger(option: string, min: number, max = Number.MAX_SAFE_
   };
 }
 
-/** A time budget option ('90s', '15m', '1h30m' or seconds), checked at parse time and kept as given. */
+/**
+ * A time budget option ('90s', '15m', '1h30m' or seconds), checked at parse time by the parser of
+ * the config's `budget` field, with the same limits, and kept as given.
+ */
 export function parseBudgetOption(option: string) {
   return (raw: string): string => {
     try {
-      parseBudget(raw);
+      parseBudget(raw, option, MIN_BUDGET_SECONDS);
     } catch (e) {
       if (!(e instanceof UserInputError)) throw e;
-      throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: ${e.allowed}.`);
+      throw new InvalidArgumentError(`${e.message}.`);
     }
+    return raw;
+  };
+}
+
+/** --stages: a comma-separated subset of the stages, checked at parse time ('' is not "all"). */
+export function parseStagesOption(option: string) {
+  return (raw: string): string => {
+    const list = raw.split(',').map((s) => s.trim());
+    const unknown = list.filter((s) => s !== '' && !(STAGE_IDS as readonly string[]).includes(s));
+    const problem = unknown.length > 0 ? `unknown stage${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}` : list.every((s) => s === '') ? 'no stage given' : null;
+    if (problem) throw new InvalidArgumentError(`${option}: ${problem} — got ${JSON.stringify(raw)}; allowed: a comma-separated list of ${STAGE_IDS.join(', ')}.`);
     return raw;
   };
 }
@@ -86,7 +101,7 @@ function buildProgram(): Command {
     .description(
       'Tune and train a small CNN on the real MNIST digits (the whole recipe, then 1cycle training and an Adam baseline).',
     )
-    .option('--seed <n>', 'random seed (data split, initialisation, shuffling)', parseInteger('--seed', 0, 2 ** 31 - 1), 42)
+    .option('--seed <n>', 'random seed (data split, initialisation, shuffling)', parseInteger('--seed', 0, MAX_SEED), 42)
     .option('--out <dir>', 'output folder (default ./superconverge-out/<timestamp>/)')
     .option('--epochs <n>', 'epochs of the final 1cycle training and of the baseline', parseInteger('--epochs', 1, 1000))
     .option('--budget <time>', 'time budget of the whole recipe (tuning stages and the final training; the baseline comes on top), e.g. 90s, 8m, 1h (default: 7m)', parseBudgetOption('--budget'))
@@ -113,8 +128,8 @@ function buildProgram(): Command {
     .option('--out <dir>', 'output root (a <timestamp>/ folder is made inside), or SUPERCONVERGE_OUT_DIR')
     .option('--resume <dir>', 'continue an interrupted run folder: finished stages are skipped')
     .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)', parseBudgetOption('--budget'))
-    .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, 2 ** 31 - 1))
-    .option('--stages <list>', 'comma-separated subset of stages to run, e.g. lr,momentum')
+    .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, MAX_SEED))
+    .option('--stages <list>', `comma-separated subset of stages to run, e.g. lr,momentum (of ${STAGE_IDS.join(', ')})`, parseStagesOption('--stages'))
     .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
     .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)')
     .action(async (config: string | undefined, opts) => {
@@ -127,7 +142,7 @@ function buildProgram(): Command {
     .description('Only the LR range test of a tune config (same config file as `tune`).')
     .argument('<config>', 'the tune config (YAML or JSON)')
     .option('--out <dir>', 'output root')
-    .option('--seed <n>', 'random seed', parseInteger('--seed', 0, 2 ** 31 - 1))
+    .option('--seed <n>', 'random seed', parseInteger('--seed', 0, MAX_SEED))
     .action(async (config: string, opts) => {
       const { runTuneCommand } = await import('./tune.js');
       await withInterrupts((signal) => runTuneCommand(config, { ...opts, stages: 'lr', signal }));
@@ -150,7 +165,7 @@ function buildProgram(): Command {
     .description('Send a local run folder (made offline or while the server was down) to MLflow; points already there are not sent twice.')
     .argument('<run-dir>', 'the run folder (holds events.jsonl)')
     .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI)')
-    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME or the one recorded in the run)')
+    .option('--experiment <name>', 'MLflow experiment (default: the one the folder was logged to; for a folder made offline MLFLOW_EXPERIMENT_NAME, else superconverge)')
     .action(async (dir: string, opts) => {
       const { runSyncCommand } = await import('./sync.js');
       await runSyncCommand(dir, opts);

@@ -52,6 +52,60 @@ describe('superconverge CLI: help, version and bad input', () => {
     expectUsageError(await runCli(['tune', '--resume', dir]), 'resume', /run\.json/);
   });
 
+  it('checks --budget and the config\'s budget with one parser: the same values refused with the same words, exit 2', async () => {
+    const dir = tmp();
+    const allowed = "allowed: seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), from 10 s to 7 days (168h)";
+    const cases: [string, string, string][] = [
+      ['1e9', 'budget: 1e9', 'longer than 7 days (1000000000 s)'],
+      ['999999999h', 'budget: 999999999h', 'longer than 7 days (3599999996400 s)'],
+      ['0.001s', 'budget: 0.001s', "shorter than 10 s (0.001 s): too short for calibration and the stages' minimum steps"],
+      ['5m 3s', 'budget: 5m 3s', 'not a duration'],
+      ['1 2 3', 'budget: "1 2 3"', 'not a duration'],
+    ];
+    writeFileSync(join(dir, 't.mjs'), 'export default () => {};\n');
+    for (const [flag, yaml, problem] of cases) {
+      // on the command line, 1e9 is text (refused as such); in YAML it is a number (refused as too long)
+      const cli = flag === '1e9' ? 'not a duration' : problem;
+      const r = await runCli(['tune', 'examples/tune.yml', '--budget', flag]);
+      expectUsageError(r, `--budget: ${cli} — got ${JSON.stringify(flag)}; ${allowed}.`);
+      const config = join(dir, `budget-${cases.findIndex((c) => c[0] === flag)}.yml`);
+      writeFileSync(config, ['trainer: { module: ./t.mjs }', yaml].join('\n'));
+      const value = flag === '1e9' ? '1000000000' : JSON.stringify(flag);
+      expectUsageError(await runCli(['tune', config]), `  - budget: ${problem}; ${allowed} (got ${value})`);
+    }
+    expectUsageError(await runCli(['demo', '--budget', '0.001s']), `--budget: shorter than 10 s (0.001 s)`);
+    writeFileSync(join(dir, 'true.yml'), 'trainer: { module: ./t.mjs }\nbudget: true\n');
+    expectUsageError(await runCli(['tune', join(dir, 'true.yml')]), `  - budget: not a number of seconds or a duration string; ${allowed} (got true)`);
+    // the seed: a 32-bit generator's range on the command line and in the config
+    expectUsageError(await runCli(['tune', 'examples/tune.yml', '--seed', '2147483648']), '--seed: got "2147483648"; allowed: an integer from 0 to 2147483647.');
+    writeFileSync(join(dir, 'seed.yml'), 'trainer: { module: ./t.mjs }\nseed: 4294967296\n');
+    expectUsageError(await runCli(['tune', join(dir, 'seed.yml')]), '  - seed: allowed: an integer from 0 to 2147483647 (the seed of 32-bit generators) (got 4294967296)');
+  });
+
+  it('refuses --stages without a stage, a missing trainer section or module, and contradicting fields, each named', async () => {
+    const all = 'allowed: a comma-separated list of lr, batch-size, momentum, weight-decay, lr-recheck, final, baseline.';
+    expectUsageError(await runCli(['tune', 'examples/tune.yml', '--stages', '']), `--stages: no stage given — got ""; ${all}`);
+    expectUsageError(await runCli(['tune', 'examples/tune.yml', '--stages', ' , ']), `--stages: no stage given — got " , "; ${all}`);
+    const dir = tmp();
+    const config = join(dir, 'tune.yml');
+    writeFileSync(config, 'title: no trainer\n');
+    expectUsageError(
+      await runCli(['tune', config]),
+      '  - trainer: required: a section naming the module that trains your model, trainer: { module: ./trainer.mjs } (a path relative to the config file; optional kind: factory|tfjs and export: default)\n',
+    );
+    writeFileSync(config, ['trainer: { module: ./missing.mjs }', 'start: { maxLr: 0.01, minLr: 0.1 }', 'batchSize: { start: 512, max: 64, candidates: [128, 256] }'].join('\n'));
+    const r = await runCli(['tune', config]);
+    expectUsageError(
+      r,
+      `${config}: invalid tune config (5 problems):\n`,
+      '  - start.minLr: above start.maxLr (0.01): 1cycle goes from minLr up to maxLr and back; allowed: at most 0.01 (equal: a constant LR) (got 0.1)\n',
+      '  - batchSize.start: above batchSize.max (64): the doubling search would start above its cap; allowed: at most 64 (got 512)\n',
+      '  - batchSize.candidates[1]: above batchSize.max (64): the search never runs a size above its cap; allowed: at most 64 (got 256)\n',
+      `  - trainer.module: no such file: ${join(dir, 'missing.mjs')} (resolved from the config file's folder ${dir}); allowed: the path of the trainer module, relative to the config file, e.g. ./trainer.mjs (got "./missing.mjs")`,
+    );
+    expect(r.stderr).not.toMatch(/imported from|lib\/sdk|src\/sdk/);
+  });
+
   it('sync refuses a folder that is not a run folder, and a missing tracking URI, naming what to set', async () => {
     const dir = tmp();
     expectUsageError(await runCli(['sync', dir, '--tracking-uri', 'http://127.0.0.1:9']), 'run-dir', 'not a run folder: no events.jsonl');

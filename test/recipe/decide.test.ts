@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bisectExponent, decideByValLoss, oneSignificantFigure, tailNoise, weightDecayGrid } from '../../src/sdk/recipe/decide.js';
 import { diagnoseFit, valLossNoise } from '../../src/sdk/recipe/diagnose.js';
-import { bandSteps, parseBudget, splitBudget, stepsFor } from '../../src/sdk/recipe/budget.js';
+import { MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS, bandSteps, parseBudget, splitBudget, stepsFor } from '../../src/sdk/recipe/budget.js';
 import { rangeTestIters } from '../../src/sdk/recipe/stages/lr.js';
 import type { StageContext } from '../../src/sdk/recipe/context.js';
 import { UserInputError } from '../../src/errors.js';
@@ -160,6 +160,36 @@ describe('budget', () => {
     expect(() => parseBudget('soon')).toThrow(UserInputError);
     expect(() => parseBudget('15x')).toThrow(/budget: not a duration — got "15x"/);
     expect(() => parseBudget(0)).toThrow(/budget/);
+  });
+  const ALLOWED = "seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m)";
+  const problem = (value: unknown, minSeconds = MIN_BUDGET_SECONDS) => {
+    try {
+      parseBudget(value, '--budget', minSeconds);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  it('adds up parts like Go\'s time.ParseDuration (h, m, s only) and refuses spaces inside, whatever the caller', () => {
+    expect(parseBudget('1h90m')).toBe(9000);
+    expect(parseBudget('1h30m')).toBe(5400);
+    expect(parseBudget(' 2.5m ')).toBe(150);
+    for (const text of ['5m 3s', '1 2 3', '15 m', '1e3', '-5m', '.5s', '1d', ''])
+      expect(problem(text), text).toBe(`--budget: not a duration — got ${JSON.stringify(text)}; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+    expect(problem(true)).toBe(`--budget: not a number of seconds or a duration string — got true; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+  });
+  it('takes 10 s to 7 days from a person (CLI, config) and any positive budget up to 7 days from the SDK', () => {
+    expect(MIN_BUDGET_SECONDS).toBe(10);
+    expect(MAX_BUDGET_SECONDS).toBe(604800);
+    expect(parseBudget('168h', 'budget', MIN_BUDGET_SECONDS)).toBe(604800);
+    expect(parseBudget('10s', 'budget', MIN_BUDGET_SECONDS)).toBe(10);
+    expect(problem('999999999h')).toBe(`--budget: longer than 7 days (3599999996400 s) — got "999999999h"; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+    expect(problem(1e9)).toBe(`--budget: longer than 7 days (1000000000 s) — got 1000000000; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+    expect(problem('0.001s')).toBe(`--budget: shorter than 10 s (0.001 s): too short for calibration and the stages' minimum steps — got "0.001s"; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+    expect(problem(0)).toBe(`--budget: not a positive duration — got 0; allowed: ${ALLOWED}, from 10 s to 7 days (168h)`);
+    // the SDK (minSeconds 0): a simulated clock may plan in fractions of a second, never past a week
+    expect(parseBudget(0.5)).toBe(0.5);
+    expect(problem(604801, 0)).toBe(`--budget: longer than 7 days (604801 s) — got 604801; allowed: ${ALLOWED}, up to 7 days (168h)`);
   });
   it('gives half to the final training and splits the rest over the tuning stages', () => {
     const all = splitBudget(100, ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final']);

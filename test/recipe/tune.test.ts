@@ -348,3 +348,105 @@ describe('tune: bad input and faults', () => {
     expect(err.message).toMatch(/stage "momentum" failed: needs maxLr: run the lr stage first or set start.maxLr/);
   });
 });
+
+describe('tune: settings that contradict each other, and what the stages say when nothing can run', () => {
+  const writeConfig = (lines: string[], files: Record<string, string> = {}) => {
+    const dir = tmp();
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const f = join(dir, 'tune.yml');
+    writeFileSync(f, lines.join('\n'));
+    return f;
+  };
+  const issuesOf = (err: unknown) => {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(exitCodeFor(err)).toBe(2);
+    return (err as ConfigError).issues.map((i) => ('value' in i ? `${i.path}: ${i.message} (got ${JSON.stringify(i.value)})` : `${i.path}: ${i.message}`));
+  };
+
+  it('refuses a batch-size search that starts above its cap or candidates above it, before calibration', async () => {
+    const counters = { trainers: 0, steps: 0 };
+    const o = base(new FakeClock(), { counters }, { start: { maxLr: 0.1 }, batchSize: { start: 512, max: 64, candidates: [128, 256] } });
+    expect(issuesOf(await tune(o).catch((e) => e))).toEqual([
+      'batchSize.start: above batchSize.max (64): the doubling search would start above its cap; allowed: at most 64 (got 512)',
+      'batchSize.candidates[0]: above batchSize.max (64): the search never runs a size above its cap; allowed: at most 64 (got 128)',
+      'batchSize.candidates[1]: above batchSize.max (64): the search never runs a size above its cap; allowed: at most 64 (got 256)',
+    ]);
+    expect(counters.trainers).toBe(0);
+    // without batchSize.start the search starts at start.batchSize: a max below it is the mistake
+    const low = await tune(base(new FakeClock(), {}, { batchSize: { max: 16 } })).catch((e) => e);
+    expect(issuesOf(low)).toEqual(['batchSize.max: below start.batchSize (64), where the doubling search starts; allowed: at least 64, or set a smaller batchSize.start (got 16)']);
+    // a max left at its default is named as such; and the relation matters only when the stage runs
+    const big = await tune(base(new FakeClock(), {}, { start: { batchSize: 8192 }, batchSize: {} })).catch((e) => e);
+    expect(issuesOf(big)).toEqual(['batchSize.max: below start.batchSize (8192), where the doubling search starts; allowed: at least 8192, or set a smaller batchSize.start (not set: the default 4096)']);
+    const { report } = await tune(base(new FakeClock(), {}, { stages: ['lr'], start: { batchSize: 128 }, batchSize: { max: 64 } }));
+    expect(report.status).toBe('complete');
+  });
+
+  it('refuses a min above its max (an inverted 1cycle), and takes a min equal to its max as a constant', async () => {
+    const inverted = await tune(base(new FakeClock(), {}, { stages: ['final'], start: { maxLr: 0.01, minLr: 0.1, momentumMax: 0.8, momentumMin: 0.95 } })).catch((e) => e);
+    expect(issuesOf(inverted)).toEqual([
+      'start.minLr: above start.maxLr (0.01): 1cycle goes from minLr up to maxLr and back; allowed: at most 0.01 (equal: a constant LR) (got 0.1)',
+      'start.momentumMin: above start.momentumMax (0.8): cyclical momentum goes from momentumMax down to momentumMin as the LR rises; allowed: at most 0.8 (equal: constant momentum) (got 0.95)',
+    ]);
+    // start.momentumMin alone is checked against the default top, 0.95, when no momentum stage replaces both
+    const alone = await tune(base(new FakeClock(), {}, { stages: ['final'], start: { maxLr: 0.1, momentumMin: 0.97 } })).catch((e) => e);
+    expect(issuesOf(alone)).toEqual([
+      'start.momentumMin: above the default start.momentumMax (0.95): cyclical momentum goes from momentumMax down to momentumMin as the LR rises; allowed: at most 0.95 (equal: constant momentum) (got 0.97)',
+    ]);
+    const { report } = await tune(base(new FakeClock(), {}, { stages: ['final'], start: { maxLr: 0.1, minLr: 0.1, momentumMax: 0.9, momentumMin: 0.9 } }));
+    expect(report.recommendations).toMatchObject({ maxLr: 0.1, minLr: 0.1, momentumMax: 0.9, momentumMin: 0.9 });
+    expect(report.final!.history.every((h) => h.momentum === 0.9)).toBe(true);
+  });
+
+  it('refuses a momentum.min that no momentum could be above: every candidate, or the fixed top without the stage', async () => {
+    const all = await tune(base(new FakeClock(), {}, { momentum: { min: 0.99 } })).catch((e) => e);
+    expect(issuesOf(all)).toEqual([
+      'momentum.min: not below any of momentum.values (0.99, 0.97, 0.95, 0.9): the momentum would be constant whichever value won; allowed: below 0.99, the largest value (paper: 0.85 or 0.8) (got 0.99)',
+    ]);
+    const fixed = await tune(base(new FakeClock(), {}, { stages: ['final'], start: { maxLr: 0.1, momentumMax: 0.9 }, momentum: { min: 0.92 } })).catch((e) => e);
+    expect(issuesOf(fixed)).toEqual([
+      'momentum.min: above start.momentumMax (0.9), the top of the cycle when the momentum stage does not run; allowed: at most 0.9 (equal: constant momentum), or set start.momentumMin (got 0.92)',
+    ]);
+    // below the largest value: a smaller winner is used as constant momentum, as the report says
+    const { report } = await tune(base(new FakeClock(), {}, { stages: ['lr', 'momentum'], momentum: { values: [0.99, 0.9], min: 0.95, steps: 12 } }));
+    const winner = report.recommendations.momentumMax!;
+    expect(report.recommendations.momentumMin).toBe(Math.min(0.95, winner));
+  });
+
+  it('says why the batch-size stage found nothing to run instead of failing on a missing size', async () => {
+    // the start size itself over the memory cap: no size ran (was a TypeError on `largest`)
+    const capped = (await tune(base(new FakeClock(), {}, { stages: ['lr', 'batch-size'], batchSize: { memoryCapMb: 1 } })).catch((e) => e)) as StageFailedError;
+    expect(capped).toBeInstanceOf(StageFailedError);
+    expect(capped.message).toMatch(/^stage "batch-size" failed: batch size 64 \(the start of the search\) does not fit: resident memory \d+ MB > memoryCapMb 1\. Finished stages/);
+    // every candidate above the largest size that ran (out of memory above 128): each one named
+    const oom = (await tune(base(new FakeClock(), { oomAbove: 128 }, { stages: ['lr', 'batch-size'], batchSize: { max: 1024, candidates: [256, 512] } })).catch((e) => e)) as StageFailedError;
+    expect(oom).toBeInstanceOf(StageFailedError);
+    expect(oom.message).toMatch(
+      /^stage "batch-size" failed: no batch-size candidate could run \(256: not run, larger than the largest batch that fits \(128\); 512: not run, larger than the largest batch that fits \(128\)\)\. /,
+    );
+  });
+
+  it('lists every config problem at once: the missing trainer section and module, the budget, the seed', async () => {
+    const missing = await loadTuneConfig(writeConfig(['budget: true', 'seed: 4294967296'])).catch((e) => e);
+    expect(issuesOf(missing)).toEqual([
+      'seed: allowed: an integer from 0 to 2147483647 (the seed of 32-bit generators) (got 4294967296)',
+      "budget: not a number of seconds or a duration string; allowed: seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), from 10 s to 7 days (168h) (got true)",
+      'trainer: required: a section naming the module that trains your model, trainer: { module: ./trainer.mjs } (a path relative to the config file; optional kind: factory|tfjs and export: default)',
+    ]);
+    const f = writeConfig(['trainer: { module: ./nope.mjs }', 'budget: 5m 3s']);
+    const dir = join(f, '..');
+    expect(issuesOf(await loadTuneConfig(f).catch((e) => e))).toEqual([
+      "budget: not a duration; allowed: seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), from 10 s to 7 days (168h) (got \"5m 3s\")",
+      `trainer.module: no such file: ${join(dir, 'nope.mjs')} (resolved from the config file's folder ${dir}); allowed: the path of the trainer module, relative to the config file, e.g. ./trainer.mjs (got "./nope.mjs")`,
+    ]);
+    // the config's budget follows --budget: 10 s to 7 days (the SDK's tune() also takes shorter ones, for a fake clock)
+    const long = await loadTuneConfig(writeConfig(['trainer: { module: ./t.mjs }', 'budget: 1e9'], { 't.mjs': 'export default () => {};\n' })).catch((e) => e);
+    expect(issuesOf(long)).toEqual([
+      "budget: longer than 7 days (1000000000 s); allowed: seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), from 10 s to 7 days (168h) (got 1000000000)",
+    ]);
+    const ok = await loadTuneConfig(writeConfig(['trainer: { module: ./t.mjs }', 'budget: 1h90m', 'seed: 2147483647'], { 't.mjs': 'export default () => {};\n' }));
+    expect(ok.settings).toMatchObject({ budget: '1h90m', seed: 2147483647 });
+    const seedApi = await tune(base(new FakeClock(), {}, { seed: 2 ** 31 })).catch((e) => e);
+    expect(issuesOf(seedApi)).toEqual(['seed: allowed: an integer from 0 to 2147483647 (the seed of 32-bit generators) (got 2147483648)']);
+  });
+});

@@ -7,25 +7,62 @@ import { UserInputError } from '../../errors.js';
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
-/** Seconds from `'15m'`, `'90s'`, `'1h30m'`, `'2.5m'` or a number of seconds. */
-export function parseBudget(budget: string | number): number {
-  const allowed = "a positive number of seconds, or a duration like '90s', '15m', '1h30m'";
-  if (typeof budget === 'number') {
-    if (!Number.isFinite(budget) || budget <= 0) throw new UserInputError('budget', budget, allowed, 'not a positive duration');
-    return budget;
-  }
-  const text = String(budget).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return parseBudget(Number(text));
-  const re = /(\d+(?:\.\d+)?)\s*([smh])/gy;
+/**
+ * Longest budget: 7 days. The stages turn their share into step counts, so a typo such as
+ * `999999999h` would plan a stage that never ends; a week is far beyond any tuning run this tool
+ * is made for (the demo's recipe takes minutes) and still leaves room for a slow model on a CPU.
+ */
+export const MAX_BUDGET_SECONDS = 7 * 24 * 3600;
+/**
+ * Shortest budget a person may ask for (config file, `--budget`): 10 s. Calibration alone is four
+ * timed steps and a validation pass, and every stage has a floor it cannot go below (a range test
+ * of 40 steps, short runs of 4 steps, one epoch of final training); a shorter budget cannot pay for
+ * them on any real model and would only be overrun. The SDK's `tune()` takes any positive budget:
+ * its `clock` option may be simulated (the tests run whole recipes on a fake clock in 0.5 s).
+ */
+export const MIN_BUDGET_SECONDS = 10;
+
+/** What a budget may be, for the messages of the CLI, the config file and the SDK alike. */
+export function budgetAllowed(minSeconds: number): string {
+  const range = minSeconds > 0 ? `from ${minSeconds} s to 7 days (168h)` : 'up to 7 days (168h)';
+  return `seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), ${range}`;
+}
+
+/**
+ * Seconds of a budget by its syntax alone, or why it has none. The string syntax is Go's
+ * time.ParseDuration restricted to h, m and s: parts add up ('1h90m' = '2h30m', as in Go), and a
+ * plain number is seconds. No spaces: '5m 3s' and '1 2 3' are refused rather than guessed at.
+ */
+function toSeconds(budget: unknown): number | string {
+  if (typeof budget === 'number') return budget;
+  if (typeof budget !== 'string') return 'not a number of seconds or a duration string';
+  const text = budget.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (!/^(\d+(\.\d+)?[hms])+$/.test(text)) return 'not a duration';
   let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNIT[m[2]];
-    consumed = re.lastIndex;
-  }
-  if (consumed !== text.length || consumed === 0 || total <= 0)
-    throw new UserInputError('budget', budget, allowed, 'not a duration');
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)([hms])/g)) total += Number(n) * UNIT[unit];
   return total;
+}
+
+/** Why `budget` is not a budget from `minSeconds` (any positive one when 0) to 7 days, or null when it is. */
+export function budgetProblem(budget: unknown, minSeconds: number): string | null {
+  const seconds = toSeconds(budget);
+  if (typeof seconds === 'string') return seconds;
+  if (!Number.isFinite(seconds) || seconds <= 0) return 'not a positive duration';
+  if (seconds > MAX_BUDGET_SECONDS) return `longer than 7 days (${seconds} s)`;
+  if (seconds < minSeconds) return `shorter than ${minSeconds} s (${seconds} s): too short for calibration and the stages' minimum steps`;
+  return null;
+}
+
+/**
+ * Seconds from `'15m'`, `'90s'`, `'1h30m'`, `'2.5m'` or a number of seconds; otherwise a
+ * UserInputError naming `option`. `minSeconds` 0 (the SDK's rule) takes any positive budget; the
+ * CLI and the config file use MIN_BUDGET_SECONDS.
+ */
+export function parseBudget(budget: unknown, option = 'budget', minSeconds = 0): number {
+  const problem = budgetProblem(budget, minSeconds);
+  if (problem) throw new UserInputError(option, budget, budgetAllowed(minSeconds), problem);
+  return toSeconds(budget) as number;
 }
 
 export type PlannedStage = 'lr' | 'batch-size' | 'momentum' | 'weight-decay' | 'lr-recheck' | 'final' | 'baseline';

@@ -10,7 +10,7 @@
  * (a LayersModel builder), `data` (tensors or datasets, or a function returning them) and
  * optionally `loss`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -18,22 +18,38 @@ import { z } from 'zod';
 import { UserInputError } from '../../errors.js';
 import type { TrainerFactory } from '../trainers/types.js';
 import { ConfigError } from './errors.js';
-import { TuneSettingsSchema, type TuneOptions, type TuneSettings } from './options.js';
+import { MIN_BUDGET_SECONDS } from './budget.js';
+import { budgetSchema, TuneSettingsSchema, type TuneOptions, type TuneSettings } from './options.js';
 import { configIssues } from './tune.js';
 
-export const TrainerSectionSchema = z.strictObject({
-  /** Path of the JS/TS module, relative to the config file. */
-  module: z.string().min(1),
-  /** `factory` (default): the export is a TrainerFactory. `tfjs`: the module exports model(seed), data and loss. */
-  kind: z.enum(['factory', 'tfjs']).default('factory'),
-  /** Name of the export holding the factory (kind factory). Default `default`. */
-  export: z.string().min(1).default('default'),
-});
+/** The trainer section as the messages show it. */
+const TRAINER_SHAPE = '{ module: ./trainer.mjs } (a path relative to the config file; optional kind: factory|tfjs and export: default)';
+const MODULE_PATH = 'the path of the trainer module, relative to the config file, e.g. ./trainer.mjs';
 
-export const TuneConfigSchema = TuneSettingsSchema.extend({
+export const TrainerSectionSchema = z.strictObject(
+  {
+    /** Path of the JS/TS module, relative to the config file. */
+    module: z
+      .string({ error: (i) => (i.input === undefined ? `required: ${MODULE_PATH}` : `allowed: ${MODULE_PATH}`) })
+      .min(1, { error: `allowed: ${MODULE_PATH}` }),
+    /** `factory` (default): the export is a TrainerFactory. `tfjs`: the module exports model(seed), data and loss. */
+    kind: z.enum(['factory', 'tfjs']).default('factory'),
+    /** Name of the export holding the factory (kind factory). Default `default`. */
+    export: z.string().min(1).default('default'),
+  },
+  // A missing or mistyped section says what it must look like; other issues (unknown keys) keep theirs.
+  {
+    error: (i) =>
+      i.code !== 'invalid_type' ? undefined : `${i.input === undefined ? 'required' : 'allowed'}: a section naming the module that trains your model, trainer: ${TRAINER_SHAPE}`,
+  },
+);
+
+export const TuneConfigSchema = TuneSettingsSchema.safeExtend({
   /** For editors: the JSON Schema this file follows. */
   $schema: z.string().optional(),
   trainer: TrainerSectionSchema,
+  // A person typed this budget: at least MIN_BUDGET_SECONDS, the same rule as --budget.
+  budget: budgetSchema(MIN_BUDGET_SECONDS).optional(),
 });
 
 export type TuneConfig = z.output<typeof TuneConfigSchema>;
@@ -68,9 +84,19 @@ export async function loadTuneConfig(file: string): Promise<LoadedTuneConfig> {
     throw new ConfigError(file, [{ path: '(root)', message: 'a mapping of settings (title, trainer, stages, lr, ...)', value: raw }]);
   }
   const r = TuneConfigSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(file, configIssues(r.error, raw));
-  const { $schema: _s, trainer, ...settings } = r.data;
+  const issues = r.success ? [] : configIssues(r.error, raw, TuneConfigSchema);
   const base = dirname(resolve(file));
+  // A trainer module that is not there is a config mistake like the others: listed with them, and
+  // resolved from the config's folder (Node's import error would name this loader as the importer).
+  const module = (raw as { trainer?: { module?: unknown } }).trainer?.module;
+  if (typeof module === 'string' && module !== '') {
+    const path = isAbsolute(module) ? module : resolve(base, module);
+    const found = await stat(path).catch(() => null);
+    const from = isAbsolute(module) ? '' : ` (resolved from the config file's folder ${base})`;
+    if (!found?.isFile()) issues.push({ path: 'trainer.module', message: `${found ? 'not a file' : 'no such file'}: ${path}${from}; allowed: ${MODULE_PATH}`, value: module });
+  }
+  if (!r.success || issues.length > 0) throw new ConfigError(file, issues);
+  const { $schema: _s, trainer, ...settings } = r.data;
   const modulePath = isAbsolute(trainer.module) ? trainer.module : resolve(base, trainer.module);
   // `out` in a config is relative to the config file, like the module.
   const out = isAbsolute(settings.out) ? settings.out : resolve(base, settings.out);

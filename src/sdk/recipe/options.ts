@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CHOOSER_RULES, type ChooserRule, DEFAULT_CHOOSER } from '../range-test/analysis.js';
 import type { Tracker } from '../tracking/types.js';
 import type { TrainerFactory } from '../trainers/types.js';
+import { budgetAllowed, budgetProblem } from './budget.js';
 
 /** The stages in the paper's order (§5): LR, batch size, momentum, weight decay, then 1cycle. */
 export const STAGE_IDS = ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'] as const;
@@ -14,7 +15,35 @@ export type StageId = (typeof STAGE_IDS)[number];
 
 const positive = z.number().positive();
 const momentumValue = z.number().min(0).lt(1);
-const budget = z.union([z.number().positive(), z.string().regex(/^\s*(\d+(\.\d+)?\s*[smh]?\s*)+$/, "a duration like '90s', '15m' or '1h30m'")]);
+
+/**
+ * Largest seed: the seed feeds 32-bit generators (mulberry32 for the data order, the per-epoch
+ * shuffles, seeded initialisers), so larger ones would alias smaller ones; 2^31 − 1 also suits
+ * consumers that read it as a signed 32-bit integer. The CLI's --seed has the same range.
+ */
+export const MAX_SEED = 2 ** 31 - 1;
+const seedError = `allowed: an integer from 0 to ${MAX_SEED} (the seed of 32-bit generators)`;
+// A refinement rather than .max(): the published JSON Schema (schema/tune-config.schema.json) keeps its shape.
+const seed = z.number({ error: seedError }).int({ error: seedError }).min(0, { error: seedError }).refine((n) => n <= MAX_SEED, { error: seedError });
+
+/**
+ * The budget field: in the JSON Schema a positive number or a duration string; checked by the same
+ * parser as the CLI's --budget (budget.ts), so both accept and refuse the same values with the same
+ * words. `minSeconds`: 0 for the SDK (any positive budget), MIN_BUDGET_SECONDS for the config file.
+ */
+export function budgetSchema(minSeconds: number) {
+  const error = (issue: { input?: unknown }) => `${budgetProblem(issue.input, minSeconds) ?? 'not a duration'}; allowed: ${budgetAllowed(minSeconds)}`;
+  return z
+    .union([z.number().positive({ error }), z.string().regex(/^\s*(\d+(\.\d+)?\s*[smh]?\s*)+$/, { error })], { error })
+    .superRefine(
+      (value, ctx) => {
+        const problem = budgetProblem(value, minSeconds);
+        if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; allowed: ${budgetAllowed(minSeconds)}` });
+      },
+      // Once: a value the union refused already has this message.
+      { when: (payload) => payload.issues.length === 0 },
+    );
+}
 
 export const LrStageSchema = z
   .strictObject({
@@ -103,13 +132,70 @@ export const StartSchema = z.strictObject({
   weightDecay: z.number().min(0).optional(),
 });
 
+/** Top of the cyclical momentum when neither the momentum stage nor start.momentumMax sets it (tune.ts initialState). */
+const DEFAULT_MOMENTUM_MAX = 0.95;
+
+/**
+ * The relations between fields that each field's own rule cannot see: a min above its max would
+ * train an inverted 1cycle, a batch-size search starting above its cap runs no size at all. A min
+ * equal to its max is allowed: a constant LR or momentum, which the 1cycle schedule handles.
+ * Relations with a stage's defaults are checked only when that stage runs.
+ */
+function checkRelations(input: unknown, ctx: z.RefinementCtx): void {
+  const section = (v: unknown): Record<string, unknown> => (v != null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const issue = (path: (string | number)[], message: string, value?: number) =>
+    ctx.addIssue({ code: 'custom', path, message, ...(value != null ? { params: { value } } : {}) });
+  const s = section(input);
+  const start = section(s.start);
+  const runs = (id: StageId) => Array.isArray(s.stages) && s.stages.includes(id);
+
+  const maxLr = num(start.maxLr);
+  const minLr = num(start.minLr);
+  if (maxLr != null && minLr != null && minLr > maxLr)
+    issue(['start', 'minLr'], `above start.maxLr (${maxLr}): 1cycle goes from minLr up to maxLr and back; allowed: at most ${maxLr} (equal: a constant LR)`);
+
+  // Without the momentum stage, start.momentumMax (else 0.95) is the top of the cycle.
+  const momentumMax = num(start.momentumMax);
+  const top = momentumMax ?? DEFAULT_MOMENTUM_MAX;
+  const topName = momentumMax != null ? 'start.momentumMax' : 'the default start.momentumMax';
+  const momentumMin = num(start.momentumMin);
+  if (momentumMin != null && momentumMin > top && (momentumMax != null || !runs('momentum')))
+    issue(['start', 'momentumMin'], `above ${topName} (${top}): cyclical momentum goes from momentumMax down to momentumMin as the LR rises; allowed: at most ${top} (equal: constant momentum)`);
+  const m = section(s.momentum);
+  const floor = num(m.min);
+  const values = Array.isArray(m.values) ? m.values.filter((v): v is number => num(v) != null) : [];
+  if (floor != null && runs('momentum') && values.length > 0 && floor >= Math.max(...values)) {
+    // The stage uses a winner at or below momentum.min as constant momentum: with a floor at or
+    // above every value there would be no cycle whichever value won.
+    issue(['momentum', 'min'], `not below any of momentum.values (${values.join(', ')}): the momentum would be constant whichever value won; allowed: below ${Math.max(...values)}, the largest value (paper: 0.85 or 0.8)`);
+  } else if (floor != null && !runs('momentum') && momentumMin == null && floor > top) {
+    issue(['momentum', 'min'], `above ${topName} (${top}), the top of the cycle when the momentum stage does not run; allowed: at most ${top} (equal: constant momentum), or set start.momentumMin`);
+  }
+
+  if (runs('batch-size')) {
+    const b = section(s.batchSize);
+    const cap = num(b.max);
+    const given = num(b.start);
+    const from = given ?? num(start.batchSize);
+    if (cap != null && from != null && from > cap) {
+      if (given != null) issue(['batchSize', 'start'], `above batchSize.max (${cap}): the doubling search would start above its cap; allowed: at most ${cap}`);
+      else issue(['batchSize', 'max'], `below start.batchSize (${from}), where the doubling search starts; allowed: at least ${from}, or set a smaller batchSize.start`, cap);
+    }
+    if (cap != null && Array.isArray(b.candidates))
+      b.candidates.forEach((c, i) => {
+        if (num(c) != null && c > cap) issue(['batchSize', 'candidates', i], `above batchSize.max (${cap}): the search never runs a size above its cap; allowed: at most ${cap}`);
+      });
+  }
+}
+
 /** Everything about a tune that is data (serialisable, stored in the run folder for resume). */
 export const TuneSettingsSchema = z.strictObject({
   title: z.string().min(1).default('superconverge tune'),
-  seed: z.number().int().min(0).default(42),
+  seed: seed.default(42),
   optimizer: z.enum(['sgd', 'adam']).default('sgd'),
   /** Whole-recipe time budget: seconds or '90s', '15m', '1h30m'. */
-  budget: budget.optional(),
+  budget: budgetSchema(0).optional(),
   /** Run only these stages (in the paper's order whatever the order given). */
   stages: z.array(z.enum(STAGE_IDS)).min(1, 'at least one stage').default([...STAGE_IDS]),
   start: StartSchema.default({ batchSize: 64 }),
@@ -122,7 +208,10 @@ export const TuneSettingsSchema = z.strictObject({
   baseline: BaselineStageSchema.optional(),
   /** Parent folder of the run folder `<out>/<timestamp>/` (SUPERCONVERGE_OUT_DIR overrides). */
   out: z.string().min(1).default('superconverge-out'),
-});
+})
+  // Run even when a field failed, so that every problem is listed at once (the checks read only
+  // the fields that have the right type).
+  .superRefine(checkRelations, { when: () => true });
 
 export type TuneSettings = z.output<typeof TuneSettingsSchema>;
 export type TuneSettingsInput = z.input<typeof TuneSettingsSchema>;

@@ -72,8 +72,8 @@ function toolVersion(): string {
   }
 }
 
-/** Zod issues → ConfigIssues naming the path, the value and what is allowed. */
-export function configIssues(error: z.ZodError, input: unknown): ConfigIssue[] {
+/** Zod issues → ConfigIssues naming the path, the value and what is allowed (`schema`: the one that parsed, for the allowed keys). */
+export function configIssues(error: z.ZodError, input: unknown, schema: z.ZodType = TuneSettingsSchema): ConfigIssue[] {
   return error.issues.map((issue) => {
     const path = issue.path
       .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
@@ -82,15 +82,22 @@ export function configIssues(error: z.ZodError, input: unknown): ConfigIssue[] {
     for (const p of issue.path) value = value == null ? undefined : (value as Record<PropertyKey, unknown>)[p];
     if (issue.code === 'unrecognized_keys') {
       const keys = (issue as { keys: string[] }).keys;
-      const allowed = describeAllowedKeys(issue.path, input);
+      const allowed = describeAllowedKeys(issue.path, schema);
       return { path: keys.map((k) => (path ? `${path}.${k}` : k)).join(', '), message: `unknown key${keys.length > 1 ? 's' : ''}${allowed ? `; allowed: ${allowed}` : ''}` };
+    }
+    // A field that was not given has no value to show: zod's missing required field, or a default
+    // (a relation check passes the default it compared, in params.value).
+    if (value === undefined) {
+      const fallback = issue.code === 'custom' ? (issue.params as { value?: unknown } | undefined)?.value : undefined;
+      const note = fallback !== undefined ? ` (not set: the default ${describeValue(fallback)})` : '';
+      return { path: path || '(root)', message: `${issue.message}${note}` };
     }
     return { path: path || '(root)', message: issue.message, value };
   });
 }
 
-function describeAllowedKeys(path: readonly PropertyKey[], _input: unknown): string {
-  let schema: unknown = TuneSettingsSchema;
+function describeAllowedKeys(path: readonly PropertyKey[], root: z.ZodType): string {
+  let schema: unknown = root;
   for (const p of path) {
     const shape = unwrap(schema)?.shape as Record<string, unknown> | undefined;
     schema = shape?.[String(p)];

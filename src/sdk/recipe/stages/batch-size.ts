@@ -75,6 +75,14 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   const fitting = probes.filter((p) => p.fits);
   const largest = fitting[fitting.length - 1];
   const stopped = probes.find((p) => !p.fits);
+  // No size ran: the start is above the cap (the settings' check refuses that before any work) or
+  // it broke memoryCapMb. Said here, not left to a TypeError on `largest` below.
+  if (!largest)
+    throw new StageProblem(
+      stopped
+        ? `batch size ${start} (the start of the search) does not fit: ${stopped.reason}`
+        : `batch size ${start} (the start of the search) is above the cap ${cap} (${cap === o.max ? 'batchSize.max' : 'training-set size'})`,
+    );
   const largestWhy = stopped
     ? `${stopped.batchSize} did not fit (${stopped.reason}); halved back to ${largest.batchSize}, which ran`
     : `reached the cap ${cap} (${cap === o.max ? 'batchSize.max' : 'training-set size'})`;
@@ -147,7 +155,19 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   });
   for (const b of skipped) decision.candidates.push({ value: b, metric: null, metricName: 'valLoss', note: `not run: larger than the largest batch that fits (${largest.batchSize})` });
   const { winnerValue, ...dec } = decision;
-  if (winnerValue == null) throw new StageProblem(`every batch-size candidate diverged or found no learning rate (${measured.map((m) => `${m.value}: ${m.note ?? 'diverged'}`).join('; ')})`);
+  if (winnerValue == null) {
+    // What happened to each candidate; `wanted` is never empty (candidates has at least one, else
+    // the sizes that fit, and at least the start fits).
+    const outcomes = [
+      ...measured.map((m) => `${m.value}: ${m.note ?? 'diverged'}`),
+      ...skipped.map((b) => `${b}: not run, larger than the largest batch that fits (${largest.batchSize})`),
+    ];
+    const what =
+      measured.length === 0
+        ? 'no batch-size candidate could run'
+        : `every batch-size candidate diverged${skipped.length > 0 ? ', found no learning rate or was too large to run' : ' or found no learning rate'}`;
+    throw new StageProblem(`${what} (${outcomes.join('; ')})`);
+  }
   const w = lrOf.get(winnerValue)!;
   state.batchSize = winnerValue;
   state.maxLr = w.maxLr;
