@@ -102,7 +102,7 @@ function buildProgram(): Command {
       'Tune and train a small CNN on the real MNIST digits (the whole recipe, then 1cycle training and an Adam baseline).',
     )
     .option('--seed <n>', 'random seed (data split, initialisation, shuffling)', parseInteger('--seed', 0, MAX_SEED), 42)
-    .option('--out <dir>', 'output folder (default ./superconverge-out/<timestamp>/)')
+    .option('--out <dir>', 'output root: the run goes to <dir>/<timestamp>/ (default ./superconverge-out), or exactly SUPERCONVERGE_OUT_DIR')
     .option('--epochs <n>', 'epochs of the final 1cycle training and of the baseline', parseInteger('--epochs', 1, 1000))
     .option('--budget <time>', 'time budget of the whole recipe (tuning stages and the final training; the baseline comes on top), e.g. 90s, 8m, 1h (default: 7m)', parseBudgetOption('--budget'))
     .addOption(
@@ -141,7 +141,7 @@ function buildProgram(): Command {
     .command('range-test')
     .description('Only the LR range test of a tune config (same config file as `tune`).')
     .argument('<config>', 'the tune config (YAML or JSON)')
-    .option('--out <dir>', 'output root')
+    .option('--out <dir>', 'output root: the run goes to <dir>/<timestamp>/')
     .option('--seed <n>', 'random seed', parseInteger('--seed', 0, MAX_SEED))
     .action(async (config: string, opts) => {
       const { runTuneCommand } = await import('./tune.js');
