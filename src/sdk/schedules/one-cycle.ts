@@ -59,6 +59,8 @@ export function oneCycle(opts: OneCycleOptions): HyperSchedule {
   });
   const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
   const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
+  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
+  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
 
   const cycle = 1 - annihilationPct;
   const edges = [0, cycle / 2, cycle, 1];
@@ -127,6 +129,8 @@ export function oneCycleCosine(opts: OneCycleCosineOptions): HyperSchedule {
   }
   const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
   const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
+  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
+  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
 
   const anneal = annealStrategy === 'cos' ? schedCos : schedLin;
   const initialLr = maxLr / divFactor;
@@ -185,6 +189,8 @@ export function fitOneCycle(opts: FitOneCycleOptions): HyperSchedule {
   const finalDivFactor = checkNumber('finalDivFactor', opts.finalDivFactor ?? 1e5, { min: 0, minExclusive: true });
   const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
   const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
+  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
+  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
 
   const edges = [0, pctStart, 1];
   const lr = piecewise(edges, [schedCos(maxLr / divFactor, maxLr), schedCos(maxLr, maxLr / finalDivFactor)]);
