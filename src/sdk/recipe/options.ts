@@ -23,8 +23,7 @@ const momentumValue = z.number().min(0).lt(1);
  */
 export const MAX_SEED = 2 ** 31 - 1;
 const seedError = `allowed: an integer from 0 to ${MAX_SEED} (the seed of 32-bit generators)`;
-// A refinement rather than .max(): the published JSON Schema (schema/tune-config.schema.json) keeps its shape.
-const seed = z.number({ error: seedError }).int({ error: seedError }).min(0, { error: seedError }).refine((n) => n <= MAX_SEED, { error: seedError });
+const seed = z.number({ error: seedError }).int({ error: seedError }).min(0, { error: seedError }).max(MAX_SEED, { error: seedError });
 
 /**
  * The budget field: in the JSON Schema a positive number or a duration string; checked by the same
@@ -34,7 +33,7 @@ const seed = z.number({ error: seedError }).int({ error: seedError }).min(0, { e
 export function budgetSchema(minSeconds: number) {
   const error = (issue: { input?: unknown }) => `${budgetProblem(issue.input, minSeconds) ?? 'not a duration'}; allowed: ${budgetAllowed(minSeconds)}`;
   return z
-    .union([z.number().positive({ error }), z.string().regex(/^\s*(\d+(\.\d+)?\s*[smh]?\s*)+$/, { error })], { error })
+    .union([z.number().positive({ error }), z.string().regex(/^\s*(\d+(\.\d+)?|(\d+(\.\d+)?[hms])+)\s*$/, { error })], { error })
     .superRefine(
       (value, ctx) => {
         const problem = budgetProblem(value, minSeconds);
