@@ -165,7 +165,7 @@ function buildProgram(): Command {
     .description('Send a local run folder (made offline or while the server was down) to MLflow; points already there are not sent twice.')
     .argument('<run-dir>', 'the run folder (holds events.jsonl)')
     .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI)')
-    .option('--experiment <name>', 'MLflow experiment (default: the one the folder was logged to; for a folder made offline MLFLOW_EXPERIMENT_NAME, else superconverge)')
+    .option('--experiment <name>', 'MLflow experiment (default: the one the folder was logged to; for a folder that recorded none MLFLOW_EXPERIMENT_NAME, else superconverge)')
     .action(async (dir: string, opts) => {
       const { runSyncCommand } = await import('./sync.js');
       await runSyncCommand(dir, opts);

@@ -163,6 +163,27 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
     );
   });
 
+  it('an offline folder made with an experiment named is synced to that experiment', async () => {
+    const dir = tmp();
+    const local = createTracker({ runDir: dir, experimentName: 'named-offline', env: {} });
+    expect(local).toBeInstanceOf(LocalTracker);
+    const report = syntheticReport(10);
+    const handles = logSyntheticTune(local, report, dir);
+    await local.close();
+    const s = await syncRunDir(dir, { trackingUri: url, env: { MLFLOW_EXPERIMENT_NAME: 'elsewhere' } });
+    expect([s.experimentName, s.experimentFrom, s.sent]).toEqual(['named-offline', 'recorded', readEvents(dir).length]);
+    expect(s.experimentId).toBe(await client().getOrCreateExperiment('named-offline'));
+    await expectTuneOnServer(client(), s.runs, handles, report);
+    // without a name nothing is recorded: the environment's experiment, then the default
+    const plain = tmp();
+    const p = createTracker({ runDir: plain, env: {} });
+    logSyntheticTune(p, syntheticReport(5), plain);
+    await p.close();
+    expect(existsSync(join(plain, SYNC_STATE_FILE))).toBe(false);
+    const e = await syncRunDir(plain, { trackingUri: url, env: { MLFLOW_EXPERIMENT_NAME: 'from-env' } });
+    expect([e.experimentName, e.experimentFrom]).toEqual(['from-env', 'environment']);
+  });
+
   it('says at close when the server refused events for good (artifacts to a store it does not serve)', async () => {
     // An experiment whose artifacts go to a file: store: the server cannot take them over HTTP.
     const r = await fetch(`${url}/api/2.0/mlflow/experiments/create`, {

@@ -7,7 +7,7 @@ import { readEvents, type TrackingEvent } from './events.js';
 import { UserInputError } from '../../errors.js';
 import { LocalTracker } from './local.js';
 import { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
-import { Replayer, recordedExperiments } from './replay.js';
+import { Replayer, recordOfflineExperiment, recordedExperiments } from './replay.js';
 import { type ClientOptions, MlflowClient } from './rest-client.js';
 import type { Tracker } from './types.js';
 
@@ -39,7 +39,11 @@ export function createTracker(o: CreateTrackerOptions): Tracker {
     const config = resolveMlflowConfig({ tracking: uri, experimentName: o.experimentName, env });
     return new MlflowTracker(o.runDir, config, o.mlflow);
   }
-  return new LocalTracker(o.runDir);
+  const local = new LocalTracker(o.runDir);
+  // An experiment asked for without a server: `sync` sends the folder there later.
+  const experiment = o.experimentName ?? env.MLFLOW_EXPERIMENT_NAME;
+  if (experiment) recordOfflineExperiment(o.runDir, experiment);
+  return local;
 }
 
 export interface SyncOptions {

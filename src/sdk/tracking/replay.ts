@@ -85,6 +85,27 @@ export function recordedExperiments(runDir: string, eventSeqs: readonly number[]
   });
 }
 
+/**
+ * Records the experiment of a folder logged without a server (no tracking URI, but an experiment
+ * asked for), so that a later `sync` sends it there rather than to a default.
+ */
+export function recordOfflineExperiment(runDir: string, experimentName: string): void {
+  const p = join(runDir, SYNC_STATE_FILE);
+  let file: StateFile = { version: 1, servers: {} };
+  if (existsSync(p)) {
+    try {
+      file = JSON.parse(readFileSync(p, 'utf8')) as StateFile;
+    } catch {
+      // a torn file: rewritten below
+    }
+  }
+  const key = `#${experimentName}`;
+  if (file.servers[key]) return;
+  file.servers[key] = { trackingUri: '', experimentName, runs: {}, ackedThrough: 0, acked: [], rejected: [] };
+  writeFileSync(`${p}.tmp`, JSON.stringify(file));
+  renameSync(`${p}.tmp`, p);
+}
+
 export function folderKey(runDir: string): string {
   const file = join(runDir, EVENTS_FILE);
   const first = existsSync(file) ? readFileSync(file, 'utf8').split('\n', 1)[0] : runDir;
