@@ -101,15 +101,22 @@ describe('createTracker and the local run folder', () => {
     // The recipe waits (bounded) for its run links, then closes: with a dead server a tune ended
     // 10 s + 10 s after its last stage. Here close would wait 60 s; it must end long before.
     const status: string[] = [];
-    const t = createTracker({ runDir: tmp(), tracking: 'http://127.0.0.1:9', env: { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' }, mlflow: { closeTimeoutMs: 60_000, onStatus: (m) => status.push(m) } }) as MlflowTracker;
+    // The client's own retries (7 by default, here 1 s apart) outlast both waits: the tracker has
+    // seen no failed send yet when the flush gives up.
+    const env = { MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.5', MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0' };
+    const t = createTracker({ runDir: tmp(), tracking: 'http://127.0.0.1:9', env, mlflow: { closeTimeoutMs: 60_000, onStatus: (m) => status.push(m) } }) as MlflowTracker;
     const run = t.startRun('dead');
     t.logMetrics(run, { loss: 1 }, 0);
     t.endRun(run);
-    await t.flush(500);
+    await t.flush(1500);
     const closed = t.close().then(() => 'closed' as const);
     const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000).unref());
     expect(await Promise.race([closed, late])).toBe('closed');
-    expect(status.some((m) => /^MLflow: 3 events not sent \(.*ECONNREFUSED\)\); .*superconverge sync/.test(m))).toBe(true);
+    // said once, at the first retry, with the cause; then what is left and how to send it
+    expect(status).toHaveLength(2);
+    expect(status[0]).toMatch(/^MLflow: GET http:\/\/127\.0\.0\.1:9\/api\/2\.0\/mlflow\/experiments\/get-by-name: connection failed \(ECONNREFUSED\); retrying, points are kept in the run folder meanwhile$/);
+    expect(status[1]).toMatch(/^MLflow: 3 events not sent \(GET .*: connection failed \(ECONNREFUSED\)\); they are kept in .*events\.jsonl: send them with `superconverge sync /);
+    expect(t.lastError).toMatch(/connection failed \(ECONNREFUSED\) \(stopped after \d attempts?\)$/);
   });
 
   it('writes every call as one event line, NaN kept, artifacts copied at call time', async () => {

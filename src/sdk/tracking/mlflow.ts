@@ -43,8 +43,10 @@ export class MlflowTracker extends LocalTracker {
   private nextAttemptAt = 0;
   private failures = 0;
   private closed = false;
-  /** A flush ran out of time on an unreachable server (see close). */
-  private unreachableAtFlush = false;
+  /** A flush ran out of time and nothing has been sent since (see close). */
+  private flushExpired = false;
+  /** The first retry of an outage was reported (reset when a send succeeds). */
+  private retryTold = false;
   /** Refusals recorded before this process: `close()` reports only the new ones. */
   private rejectedAtStart = 0;
   private readonly timer: NodeJS.Timeout;
@@ -56,7 +58,21 @@ export class MlflowTracker extends LocalTracker {
   constructor(runDir: string, config: MlflowConfig, options: MlflowTrackerOptions = {}) {
     super(runDir);
     this.opts = { flushIntervalMs: 10_000, batchMetrics: 1000, closeTimeoutMs: 10_000, maxQueue: 200_000, maxOfflineBackoffMs: 15_000, ...options };
-    this.client = options.mlflowClient ?? new MlflowClient(config, options.client);
+    this.client =
+      options.mlflowClient ??
+      new MlflowClient(config, {
+        ...options.client,
+        onRetry: (info) => {
+          options.client?.onRetry?.(info);
+          // The client retries for up to two minutes before a send fails: say so at the first retry,
+          // and keep the cause for the report's warning and the message at close.
+          this.lastError = this.client.redact(info.error);
+          if (this.failures === 0 && !this.retryTold) {
+            this.retryTold = true;
+            this.opts.onStatus?.(`MLflow: ${this.lastError}; retrying, points are kept in the run folder meanwhile`);
+          }
+        },
+      });
     this.replayer = new Replayer(this.client, runDir, config.experimentName);
     // The experiment on disk from the start: `sync` of a folder whose server never answered sends
     // to it, not to a default.
@@ -120,14 +136,18 @@ export class MlflowTracker extends LocalTracker {
     try {
       if (mode === 'starts') await this.replayer.createRuns(batch, { searchBeforeCreate: false, signal: this.abort.signal });
       else await this.replayer.send(batch, { searchBeforeCreate: false, signal: this.abort.signal });
-      if (this.failures > 0) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
+      if (this.failures > 0 || this.retryTold) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
       this.failures = 0;
+      this.retryTold = false;
+      this.flushExpired = false;
       this.nextAttemptAt = 0;
       this.lastError = undefined;
     } catch (err) {
       this.failures++;
       this.lastError = this.client.redact(err instanceof Error ? err.message : String(err));
-      if (this.failures === 1) this.opts.onStatus?.(`MLflow: ${this.lastError}; points are kept in the run folder and sent when the server answers`);
+      if (this.failures === 1 && !this.retryTold && !this.closed)
+        this.opts.onStatus?.(`MLflow: ${this.lastError}; points are kept in the run folder and sent when the server answers`);
+      this.retryTold = true;
       this.nextAttemptAt = Date.now() + Math.min(this.opts.maxOfflineBackoffMs, 500 * 2 ** (this.failures - 1));
     } finally {
       this.dropAcked();
@@ -178,19 +198,18 @@ export class MlflowTracker extends LocalTracker {
     }
   }
 
-  /** A flush ran out of time while the server did not answer. */
   private gaveUp(): void {
-    if (this.failures > 0) this.unreachableAtFlush = true;
+    this.flushExpired = true;
   }
 
   /**
    * Flushes within `closeTimeoutMs`, then stops; unsent events stay in the spool for `sync`. When
    * a flush just before (the recipe's wait for its run links) already spent its time on a server
-   * that does not answer, and it still does not, close does not wait a second time.
+   * that does not answer, and nothing was sent since, close does not wait a second time.
    */
   override async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush(this.unreachableAtFlush && this.failures > 0 ? 0 : this.opts.closeTimeoutMs);
+    await this.flush(this.flushExpired ? 0 : this.opts.closeTimeoutMs);
     const unsent = this.queue.length > 0 || this.spilled ? this.pendingCount : 0;
     if (unsent > 0) {
       this.opts.onStatus?.(

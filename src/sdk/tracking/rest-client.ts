@@ -77,7 +77,7 @@ export interface RequestOptions {
 
 export interface ClientOptions {
   /** Called before each retry wait (for tests and diagnostics). */
-  onRetry?: (info: { endpoint: string; attempt: number; waitMs: number; status: number }) => void;
+  onRetry?: (info: { endpoint: string; attempt: number; waitMs: number; status: number; error: string }) => void;
   /** Replaces the sleep used between retries (tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** log-batch limits (tests shrink them to check the splitting against a real server). */
@@ -223,12 +223,13 @@ export class MlflowClient {
       const backoff = this.config.backoffFactor * 1000 * 2 ** attempt + Math.random() * this.config.backoffJitter * 1000;
       const waitMs = Math.min(BACKOFF_MAX_MS, retryAfter ?? backoff);
       if (waited + waitMs > this.config.maxRetryTotalMs) throw failure!;
-      this.options.onRetry?.({ endpoint, attempt: attempt + 1, waitMs, status });
+      this.options.onRetry?.({ endpoint, attempt: attempt + 1, waitMs, status, error: failure!.message });
       waited += waitMs;
       try {
         await this.sleep(waitMs, opts.signal);
       } catch {
-        throw new MlflowError(`${method} ${endpoint}: aborted`, endpoint, 0, 'ABORTED');
+        // Stopped while waiting to retry: say what was failing, not only that it stopped.
+        throw new MlflowError(`${failure!.message} (stopped after ${attempt + 1} attempt${attempt === 0 ? '' : 's'})`, endpoint, 0, 'ABORTED');
       }
     }
   }
