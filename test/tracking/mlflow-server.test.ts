@@ -153,6 +153,13 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
     await expectTuneOnServer(client(), s.runs, handles, report);
     const again = await syncRunDir(dir, { trackingUri: url, env: {} });
     expect([again.experimentName, again.sent, again.alreadySynced]).toEqual(['logged-here', 0, events.length]);
+    // The cursor lost: the experiment that already holds the folder's runs, found on the server.
+    rmSync(join(dir, SYNC_STATE_FILE));
+    const lost = await syncRunDir(dir, { trackingUri: url, env: {} });
+    expect([lost.experimentName, lost.experimentFrom]).toEqual(['logged-here', 'server']);
+    expect(lost.runs).toEqual(s.runs);
+    const metricEvents = events.filter((e) => e.type === 'metrics').length;
+    expect([lost.foundOnServer, lost.sent]).toEqual([metricEvents, events.length - metricEvents]);
     // --experiment still wins; then the folder is on this server in two experiments, and a sync
     // without --experiment does not guess.
     const other = await syncRunDir(dir, { trackingUri: url, experimentName: 'copy', env: {} });

@@ -7,7 +7,7 @@ import { readEvents, type TrackingEvent } from './events.js';
 import { UserInputError } from '../../errors.js';
 import { LocalTracker } from './local.js';
 import { MlflowTracker, type MlflowTrackerOptions } from './mlflow.js';
-import { Replayer, recordOfflineExperiment, recordedExperiments } from './replay.js';
+import { Replayer, experimentHoldingFolder, recordOfflineExperiment, recordedExperiments } from './replay.js';
 import { type ClientOptions, MlflowClient } from './rest-client.js';
 import type { Tracker } from './types.js';
 
@@ -62,9 +62,10 @@ export interface SyncSummary {
   experimentName: string;
   /**
    * Where the experiment came from: the `experimentName` option (`--experiment`), the one the
-   * folder was logged to (its cursor file), MLFLOW_EXPERIMENT_NAME, or the default.
+   * folder was logged to (its cursor file), the one on the server that already holds the folder's
+   * runs (no cursor), MLFLOW_EXPERIMENT_NAME, or the default.
    */
-  experimentFrom: 'option' | 'recorded' | 'environment' | 'default';
+  experimentFrom: 'option' | 'recorded' | 'server' | 'environment' | 'default';
   experimentId: string | undefined;
   /** Events in the folder. */
   events: number;
@@ -122,7 +123,13 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
   if (experimentName === undefined) {
     const uri = resolveMlflowConfig({ tracking, env: options.env }).trackingUri;
     experimentName = recordedExperiment(runDir, events, uri);
-    experimentFrom = experimentName === undefined ? 'default' : 'recorded';
+    experimentFrom = 'recorded';
+    if (experimentName === undefined) {
+      // No cursor (lost, or never written): the folder may still be on this server already.
+      const probe = new MlflowClient(resolveMlflowConfig({ tracking, env: options.env }), options.client);
+      experimentName = await experimentHoldingFolder(probe, runDir, events, options.signal);
+      experimentFrom = experimentName === undefined ? 'default' : 'server';
+    }
   }
   const config = resolveMlflowConfig({ tracking, experimentName, env: options.env });
   if (experimentFrom === 'default' && (options.env ?? process.env).MLFLOW_EXPERIMENT_NAME) experimentFrom = 'environment';

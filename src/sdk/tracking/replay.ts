@@ -106,6 +106,25 @@ export function recordOfflineExperiment(runDir: string, experimentName: string):
   renameSync(`${p}.tmp`, p);
 }
 
+/**
+ * The experiment on the server that already holds this folder's first run (found by its run key
+ * tag), or undefined. For a folder whose cursor file was lost: sending it to another experiment
+ * would make a second copy.
+ */
+export async function experimentHoldingFolder(client: MlflowClient, runDir: string, events: readonly TrackingEvent[], signal?: AbortSignal): Promise<string | undefined> {
+  const first = events.find((e) => e.type === 'start');
+  if (!first) return undefined;
+  const experiments = await client.searchExperiments(signal);
+  const key = `${folderKey(runDir)}/${first.run}`;
+  // runs/search takes a list of experiments; chunks keep each request small.
+  for (let i = 0; i < experiments.length; i += 100) {
+    const chunk = experiments.slice(i, i + 100);
+    const [run] = await client.searchRuns(chunk.map((e) => e.id), `tags.\`${RUN_KEY_TAG}\` = '${key}'`, signal, { limit: 1 });
+    if (run) return chunk.find((e) => e.id === run.info.experiment_id)?.name;
+  }
+  return undefined;
+}
+
 export function folderKey(runDir: string): string {
   const file = join(runDir, EVENTS_FILE);
   const first = existsSync(file) ? readFileSync(file, 'utf8').split('\n', 1)[0] : runDir;

@@ -283,7 +283,7 @@ export class MlflowClient {
     const found = await this.getExperimentByName(name, signal);
     if (found) {
       if (found.lifecycle_stage === 'deleted')
-        throw new MlflowError(`experiment "${name}" is deleted on the server: restore it or choose another MLFLOW_EXPERIMENT_NAME`, 'experiments/get-by-name', 400, 'INVALID_STATE');
+        throw new MlflowError(`experiment "${name}" is deleted on the server: restore it or choose another experiment (--experiment or MLFLOW_EXPERIMENT_NAME)`, 'experiments/get-by-name', 400, 'INVALID_STATE');
       return found.experiment_id;
     }
     try {
@@ -295,6 +295,21 @@ export class MlflowClient {
       }
       throw e;
     }
+  }
+
+  /** The server's active experiments (id and name), every page. */
+  async searchExperiments(signal?: AbortSignal): Promise<Array<{ id: string; name: string }>> {
+    const out: Array<{ id: string; name: string }> = [];
+    let pageToken: string | undefined;
+    do {
+      const r = await this.request<{ experiments?: Array<{ experiment_id: string; name: string }>; next_page_token?: string }>('/api/2.0/mlflow/experiments/search', {
+        json: { max_results: 1000, view_type: 'ACTIVE_ONLY', page_token: pageToken },
+        signal,
+      });
+      for (const e of r.experiments ?? []) out.push({ id: e.experiment_id, name: e.name });
+      pageToken = r.next_page_token || undefined;
+    } while (pageToken);
+    return out;
   }
 
   // ---- runs ----
