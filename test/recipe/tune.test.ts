@@ -343,9 +343,14 @@ describe('tune: bad input and faults', () => {
     expect(existsSync(join(later.runDir, 'stages', 'lr.json'))).toBe(true);
   });
 
-  it('a stage that needs maxLr without the lr stage says which option to set', async () => {
-    const err = (await tune(base(new FakeClock(), {}, { stages: ['momentum'] })).catch((e) => e)) as StageFailedError;
-    expect(err.message).toMatch(/stage "momentum" failed: needs maxLr: run the lr stage first or set start.maxLr/);
+  it('stages that need maxLr without the lr stage are a config error before anything runs, naming start.maxLr', async () => {
+    const err = await tune(base(new FakeClock(), {}, { stages: ['momentum', 'final'] })).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(exitCodeFor(err)).toBe(2);
+    expect(err.message).toMatch(/start\.maxLr: required: the momentum, final stages need a max LR and the lr stage does not run; allowed: a positive number, or add lr to stages/);
+    // the re-check runs before the final training and gives it one
+    const ok = await tune(base(new FakeClock(), {}, { stages: ['lr-recheck', 'final'] }));
+    expect(ok.report.final!.hyperParameters.maxLr).toBe(ok.report.stages[0].rangeTest!.chosen!.maxLr);
   });
 });
 

@@ -172,6 +172,14 @@ function checkRelations(input: unknown, ctx: z.RefinementCtx): void {
     issue(['momentum', 'min'], `above ${topName} (${top}), the top of the cycle when the momentum stage does not run; allowed: at most ${top} (equal: constant momentum), or set start.momentumMin`);
   }
 
+  // batch-size, momentum, weight decay and the final training start from a max LR: the lr stage's,
+  // the re-check's (it runs before the final training only), or start.maxLr.
+  if (maxLr == null && !runs('lr')) {
+    const needing = (['batch-size', 'momentum', 'weight-decay', 'final'] as const).filter((id) => runs(id) && !(id === 'final' && runs('lr-recheck')));
+    if (needing.length > 0)
+      issue(['start', 'maxLr'], `required: the ${needing.join(', ')} stage${needing.length > 1 ? 's need' : ' needs'} a max LR and the lr stage does not run; allowed: a positive number, or add lr to stages`);
+  }
+
   if (runs('batch-size')) {
     const b = section(s.batchSize);
     const cap = num(b.max);
