@@ -11,6 +11,7 @@ import { UserInputError } from '../errors.js';
 import { ReportValidationError } from '../report/index.js';
 import { MIN_BUDGET_SECONDS, parseBudget } from '../sdk/recipe/budget.js';
 import { MAX_SEED, STAGE_IDS } from '../sdk/recipe/options.js';
+import { isHttpTrackingUri } from '../sdk/tracking/config.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -47,6 +48,26 @@ export function parseBudgetOption(option: string) {
       if (!(e instanceof UserInputError)) throw e;
       throw new InvalidArgumentError(`${e.message}.`);
     }
+    return raw;
+  };
+}
+
+/**
+ * --tracking-uri: an http(s) URL. MLFLOW_TRACKING_URI may name a local store of the Python client
+ * (file:./mlruns), which means "no server" here; a flag given on purpose with a typo in it
+ * (htp://, a bare host:port) would silently log nowhere.
+ */
+export function parseTrackingUriOption(option: string) {
+  return (raw: string): string => {
+    if (!isHttpTrackingUri(raw.trim())) throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: an http:// or https:// MLflow tracking server URL, e.g. http://127.0.0.1:5000.`);
+    return raw.trim();
+  };
+}
+
+/** --experiment: an MLflow experiment name (the server refuses an empty one). */
+export function parseExperimentOption(option: string) {
+  return (raw: string): string => {
+    if (raw.trim() === '') throw new InvalidArgumentError(`${option}: got ${JSON.stringify(raw)}; allowed: a non-empty MLflow experiment name.`);
     return raw;
   };
 }
@@ -114,8 +135,8 @@ function buildProgram(): Command {
     .option('--train-size <n>', 'training digits, at least one batch (128) and at most 7000: 1,000 validation and 2,000 test digits of the 10,000 are held out (default: 7000)', parseInteger('--train-size', 128, 7000))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('--resume <dir>', 'continue an interrupted demo run folder')
-    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
-    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)')
+    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)', parseTrackingUriOption('--tracking-uri'))
+    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)', parseExperimentOption('--experiment'))
     .action(async (opts) => {
       const { runDemo } = await import('../demo/run.js');
       await withInterrupts((signal) => runDemo({ ...opts, signal }));
@@ -130,8 +151,8 @@ function buildProgram(): Command {
     .option('--budget <time>', 'time budget, e.g. 15m (overrides the config)', parseBudgetOption('--budget'))
     .option('--seed <n>', 'random seed (overrides the config)', parseInteger('--seed', 0, MAX_SEED))
     .option('--stages <list>', `comma-separated subset of stages to run, e.g. lr,momentum (of ${STAGE_IDS.join(', ')})`, parseStagesOption('--stages'))
-    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)')
-    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)')
+    .option('--tracking-uri <uri>', 'MLflow tracking server (default: MLFLOW_TRACKING_URI; none: the local run folder only)', parseTrackingUriOption('--tracking-uri'))
+    .option('--experiment <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else superconverge)', parseExperimentOption('--experiment'))
     .action(async (config: string | undefined, opts) => {
       const { runTuneCommand } = await import('./tune.js');
       await withInterrupts((signal) => runTuneCommand(config, { ...opts, signal }));
@@ -164,8 +185,8 @@ function buildProgram(): Command {
     .command('sync')
     .description('Send a local run folder (made offline or while the server was down) to MLflow; points already there are not sent twice.')
     .argument('<run-dir>', 'the run folder (holds events.jsonl)')
-    .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI)')
-    .option('--experiment <name>', 'MLflow experiment (default: the one the folder was logged to; for a folder that recorded none MLFLOW_EXPERIMENT_NAME, else superconverge)')
+    .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI)', parseTrackingUriOption('--tracking-uri'))
+    .option('--experiment <name>', 'MLflow experiment (default: the one the folder was logged to; for a folder that recorded none MLFLOW_EXPERIMENT_NAME, else superconverge)', parseExperimentOption('--experiment'))
     .action(async (dir: string, opts) => {
       const { runSyncCommand } = await import('./sync.js');
       await runSyncCommand(dir, opts);

@@ -106,6 +106,15 @@ describe('superconverge CLI: help, version and bad input', () => {
     expect(r.stderr).not.toMatch(/imported from|lib\/sdk|src\/sdk/);
   });
 
+  it('refuses a --tracking-uri that is not http(s) and an empty --experiment, on every command that takes them', async () => {
+    for (const cmd of [['demo'], ['tune', 'examples/tune.yml'], ['sync', '.']]) {
+      for (const uri of ['htp://127.0.0.1:5000', '127.0.0.1:5000']) {
+        expectUsageError(await runCli([...cmd, '--tracking-uri', uri]), `--tracking-uri: got ${JSON.stringify(uri)}; allowed: an http:// or https:// MLflow tracking server URL`);
+      }
+      expectUsageError(await runCli([...cmd, '--experiment', ' ']), '--experiment: got " "; allowed: a non-empty MLflow experiment name.');
+    }
+  });
+
   it('sync refuses a folder that is not a run folder, and a missing tracking URI, naming what to set', async () => {
     const dir = tmp();
     expectUsageError(await runCli(['sync', dir, '--tracking-uri', 'http://127.0.0.1:9']), 'run-dir', 'not a run folder: no events.jsonl');

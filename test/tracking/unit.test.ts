@@ -64,6 +64,9 @@ describe('MLflow configuration', () => {
     expect(c).toMatchObject({ trackingUri: 'https://mlflow.example.com', auth: { kind: 'bearer', token: 't0k' }, insecureTls: true, experimentName: 'exp', maxRetries: 2, timeoutMs: 5000 });
     expect(resolveMlflowConfig({ tracking: 'http://h:1', env: { MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' } }).auth).toEqual({ kind: 'basic', username: 'u', password: 'p' });
     expect(resolveMlflowConfig({ tracking: 'http://h:1', env: {} })).toMatchObject({ maxRetries: 7, timeoutMs: 120_000, experimentName: 'superconverge' });
+    // an empty MLFLOW_EXPERIMENT_NAME is unset; an empty name asked for is an error (the server refuses it)
+    expect(resolveMlflowConfig({ tracking: 'http://h:1', env: { MLFLOW_EXPERIMENT_NAME: '' } }).experimentName).toBe('superconverge');
+    expect(() => resolveMlflowConfig({ tracking: 'http://h:1', experimentName: '', env: {} })).toThrow(/experiment \(--experiment\): empty — got ""; allowed: a non-empty MLflow experiment name/);
   });
 
   it('rejects a bad retry count and a non-http URI naming the option', () => {

@@ -56,6 +56,8 @@ export function resolveMlflowConfig(
   options: { tracking?: string; experimentName?: string; env?: NodeJS.ProcessEnv } = {},
 ): MlflowConfig {
   const env = options.env ?? process.env;
+  if (options.experimentName !== undefined && options.experimentName.trim() === '')
+    throw new UserInputError('experiment (--experiment)', options.experimentName, 'a non-empty MLflow experiment name', 'empty');
   const raw = (options.tracking ?? env.MLFLOW_TRACKING_URI ?? '').trim();
   if (!isHttpTrackingUri(raw))
     throw new UserInputError(
@@ -85,7 +87,8 @@ export function resolveMlflowConfig(
     trackingUri,
     auth,
     insecureTls: envBool(env.MLFLOW_TRACKING_INSECURE_TLS),
-    experimentName: options.experimentName ?? env.MLFLOW_EXPERIMENT_NAME ?? DEFAULT_EXPERIMENT_NAME,
+    // An empty MLFLOW_EXPERIMENT_NAME counts as unset (as an empty MLFLOW_TRACKING_URI does).
+    experimentName: options.experimentName ?? (env.MLFLOW_EXPERIMENT_NAME || undefined) ?? DEFAULT_EXPERIMENT_NAME,
     maxRetries: Math.floor(envNumber(env, 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', 7, 0)),
     timeoutMs: envNumber(env, 'MLFLOW_HTTP_REQUEST_TIMEOUT', 120, 0.001) * 1000,
     backoffFactor: envNumber(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', 2, 0),

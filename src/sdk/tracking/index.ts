@@ -41,7 +41,7 @@ export function createTracker(o: CreateTrackerOptions): Tracker {
   }
   const local = new LocalTracker(o.runDir);
   // An experiment asked for without a server: `sync` sends the folder there later.
-  const experiment = o.experimentName ?? env.MLFLOW_EXPERIMENT_NAME;
+  const experiment = o.experimentName || env.MLFLOW_EXPERIMENT_NAME;
   if (experiment) recordOfflineExperiment(o.runDir, experiment);
   return local;
 }
