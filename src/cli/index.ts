@@ -223,6 +223,11 @@ export async function main(argv: string[]): Promise<number> {
 
 /** The process entry (bin/superconverge.js and the tests' runner): main, then the exit code. */
 export function run(argv: string[] = process.argv): Promise<void> {
+  // A reader that stops early (`superconverge report r.json --format json | head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? EXIT.ok);
+  });
   return main(argv).then(
     (code) => {
       process.exitCode = code;

@@ -3,6 +3,7 @@
  * one line per stage and a sparkline of the range test. Report text is stripped of control
  * characters (an ESC in a name could otherwise drive the terminal).
  */
+import { join } from 'node:path';
 import type { TuningReport } from '../report/index.js';
 import { finite, logSpacedIndices, rangePoints, rangeTestOf } from './data.js';
 import { PARAMS, verdict } from './markdown.js';
@@ -101,7 +102,7 @@ export function renderConsole(report: TuningReport, opts: ConsoleOptions = {}): 
 
 /** Where a finished run's results are: the report files and, when it was tracked, the MLflow run. */
 export function renderLocations(report: TuningReport, runDir: string): string {
-  const lines = [`report: ${runDir}/report.json (with report.html, report.md and charts/)`];
+  const lines = [`report: ${join(runDir, 'report.json')} (with report.html, report.md and charts/)`];
   const mlflow = report.links.mlflow;
   if (mlflow) lines.push(`MLflow run: ${mlflow.runUrl ?? `${mlflow.trackingUri}/#/experiments/${mlflow.experimentId}/runs/${mlflow.runId}`}`);
   return lines.join('\n');

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Stage, Training, TuningReport } from '../report/index.js';
 import { baselineTraining, finalTraining, rangeTestOf } from './data.js';
 import { PARAMS, verdict } from './markdown.js';
-import { fmtNum, fmtPct, fmtSeconds, fmtValue, html, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
+import { count, fmtNum, fmtPct, fmtSeconds, fmtValue, html, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
 import { vegaLiteSpecs } from './vega.js';
 
 export interface HtmlOptions {
@@ -143,8 +143,8 @@ export function renderHtml(report: TuningReport, opts: HtmlOptions = {}): string
     `superconverge ${html(report.tool.version, 20)}`,
   ].filter(Boolean);
   const results = [
-    final ? `<li>Final: ${html(final.name, 80)} — test accuracy <strong>${fmtPct(final.test?.accuracy)}</strong>, ${final.epochs} epochs in ${fmtSeconds(final.wallSeconds)}</li>` : '',
-    baseline ? `<li>Baseline: ${html(baseline.name, 80)} — test accuracy ${fmtPct(baseline.test?.accuracy)}, ${baseline.epochs} epochs in ${fmtSeconds(baseline.wallSeconds)}</li>` : '',
+    final ? `<li>Final: ${html(final.name, 80)} — test accuracy <strong>${fmtPct(final.test?.accuracy)}</strong>, ${count(final.epochs, 'epoch')} in ${fmtSeconds(final.wallSeconds)}</li>` : '',
+    baseline ? `<li>Baseline: ${html(baseline.name, 80)} — test accuracy ${fmtPct(baseline.test?.accuracy)}, ${count(baseline.epochs, 'epoch')} in ${fmtSeconds(baseline.wallSeconds)}</li>` : '',
     base ? `<li>Base report: ${html(base.title, 120)} — test accuracy ${fmtPct(finalTraining(base)?.test?.accuracy)}</li>` : '',
     report.diagnosis ? `<li>Diagnosis: <strong>${html(report.diagnosis.verdict, 20)}</strong> — ${html(report.diagnosis.reason, 400)}. ${html(report.diagnosis.suggestion, 400)}</li>` : '',
     rt && rt.outcome !== 'ok' ? `<li class="warn">Range test ${html(rt.outcome, 30)}: ${html(rt.outcomeReason ?? '', 400)}</li>` : '',

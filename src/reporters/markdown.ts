@@ -11,7 +11,7 @@ import type { Stage, Training, TuningReport } from '../report/index.js';
 import { UserInputError } from '../errors.js';
 import { baselineTraining, finalTraining, rangePoints, rangeTestOf, stageOf, type ChartName } from './data.js';
 import { baseComparisonChart, comparisonChart, finalTrainingCharts, mermaidBlock, rangeTestChart, type MermaidChart } from './mermaid.js';
-import { fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
+import { count, fmtNum, fmtPct, fmtSeconds, fmtValue, md, safeRelativePath, safeUrl, TRAINING_COLUMNS, trainingRows } from './text.js';
 
 /** GitHub's limit on an issue/PR comment body. */
 export const COMMENT_LIMIT = 65_536;
@@ -93,7 +93,7 @@ export function verdict(report: TuningReport, base?: TuningReport, style: Verdic
   if (r.momentumMax != null && r.momentumMin != null) parts.push(`momentum ${fmtNum(r.momentumMax)}→${fmtNum(r.momentumMin)}`);
   if (r.weightDecay != null) parts.push(`weight decay ${fmtNum(r.weightDecay)}`);
   if (r.batchSize != null) parts.push(`batch ${r.batchSize}`);
-  if (r.epochs != null) parts.push(`${r.epochs} epochs`);
+  if (r.epochs != null) parts.push(count(r.epochs, 'epoch'));
   const acc = testAccuracy(finalTraining(report));
   const baselineAccuracy = testAccuracy(baselineTraining(report));
   const results: string[] = [];
@@ -277,7 +277,7 @@ function trainingTable(t: Training): string {
 
 function trainingLine(t: Training): string {
   const test = t.test ? `test accuracy **${fmtPct(t.test.accuracy)}**, test loss ${fmtNum(t.test.loss, 4)} (n = ${t.test.n})` : 'no test set';
-  return `${md(t.name, 80)}: ${md(t.optimizer, 40)}, ${md(t.schedule, 40)}, ${t.epochs} epochs (${t.steps} steps, batch ${t.batchSize}) in ${fmtSeconds(t.wallSeconds)} — ${test}.`;
+  return `${md(t.name, 80)}: ${md(t.optimizer, 40)}, ${md(t.schedule, 40)}, ${count(t.epochs, 'epoch')} (${count(t.steps, 'step')}, batch ${t.batchSize}) in ${fmtSeconds(t.wallSeconds)} — ${test}.`;
 }
 
 function finalSection(report: TuningReport, links: MarkdownLinks | undefined, maxPoints: number): Section | null {

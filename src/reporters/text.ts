@@ -86,6 +86,11 @@ export function fmtNum(x: number | null | undefined, digits = 3): string {
   return `${String(Number(m))}e${e.replace('+', '')}`;
 }
 
+/** `1 epoch`, `36 epochs`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function fmtPct(x: number | null | undefined, digits = 1): string {
   return x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`;
 }

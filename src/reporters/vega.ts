@@ -19,7 +19,7 @@ import {
   type ChartName,
   type Curve,
 } from './data.js';
-import { clip, fmtNum } from './text.js';
+import { clip, count, fmtNum } from './text.js';
 
 export type VegaLiteSpec = TopLevelSpec;
 
@@ -264,7 +264,7 @@ export function finalTrainingSpec(report: TuningReport): VegaLiteSpec | null {
   if (panels.length === 0) return null;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `Final training: ${clip(t.name, 60)}`, subtitle: `${clip(t.optimizer, 40)}, ${clip(t.schedule, 40)}, ${t.epochs} epochs, batch ${t.batchSize}` },
+    title: { text: `Final training: ${clip(t.name, 60)}`, subtitle: `${clip(t.optimizer, 40)}, ${clip(t.schedule, 40)}, ${count(t.epochs, 'epoch')}, batch ${t.batchSize}` },
     vconcat: panels,
     config: CONFIG,
   } as VegaLiteSpec;

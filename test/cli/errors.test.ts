@@ -115,6 +115,18 @@ describe('superconverge CLI: help, version and bad input', () => {
     }
   });
 
+  it('a reader that stops early (| head) ends the output quietly, exit 0, no stack trace', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli.ts', 'report', 'test/fixtures/full-report.json', '--format', 'md', '--out', tmp()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // read the first chunk, then close the pipe as `head -c 10` would
+    await new Promise<void>((r) => child.stdout.once('data', () => (child.stdout.destroy(), r())));
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at .+:\d+:\d+/);
+    expect(code).toBe(0);
+  });
+
   it('sync refuses a folder that is not a run folder, and a missing tracking URI, naming what to set', async () => {
     const dir = tmp();
     expectUsageError(await runCli(['sync', dir, '--tracking-uri', 'http://127.0.0.1:9']), 'run-dir', 'not a run folder: no events.jsonl');

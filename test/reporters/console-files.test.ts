@@ -87,6 +87,8 @@ describe('numbers in text', () => {
       expect(f(2048.4)).toBe('2050');
     }
     expect(fmtNum(3.5714e-5)).toBe('3.57e-5');
+    const { count } = await import('../../src/reporters/text.js');
+    expect([count(1, 'epoch'), count(36, 'epoch'), count(0, 'step')]).toEqual(['1 epoch', '36 epochs', '0 steps']);
     expect(fmt(0.0005)).toBe('5e-4');
     const { decideByValLoss } = await import('../../src/sdk/recipe/decide.js');
     const d = decideByValLoss({ parameter: 'batchSize', label: 'Batch', measured: [{ value: 2048, metric: 0.1, noise: 0 }, { value: 4096, metric: 0.2, noise: 0 }] });
