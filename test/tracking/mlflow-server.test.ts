@@ -212,6 +212,9 @@ describe.skipIf(!url)('MLflow tracking against a real server', () => {
       `MLflow refused ${artifacts} event${artifacts === 1 ? '' : 's'} for good: ${t.replayer.state.rejected[0].error}`,
     ]);
     expect(status[0]).toMatch(/start the server with --serve-artifacts \(artifact proxying\) so artifacts can be sent and read over HTTP/);
+    // a later sync does not retry them, and says there were some
+    const s = await syncRunDir(dir, { trackingUri: url, env: {} });
+    expect([s.sent, s.rejected, s.rejectedEarlier]).toEqual([0, [], artifacts]);
   });
 
   it('log-batch splits at 1000 metrics, 100 params, 100 tags and the byte limit, and every entity arrives', async () => {

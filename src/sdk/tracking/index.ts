@@ -78,8 +78,10 @@ export interface SyncSummary {
    * runs back when the cursor file did not know them, e.g. after it was deleted or a send was cut off).
    */
   foundOnServer: number;
-  /** Events the server refused for good, with its reason. */
+  /** Events the server refused for good during this sync, with its reason. */
   rejected: Array<{ seq: number; error: string }>;
+  /** Events refused earlier (during the run, or an earlier sync): not retried; their reasons are in mlflow-sync.json. */
+  rejectedEarlier: number;
   /** Local run handle → MLflow run id. */
   runs: Record<string, string>;
   runUrl?: string;
@@ -153,6 +155,7 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
     sent,
     foundOnServer,
     rejected: replayer.state.rejected.slice(rejectedBefore),
+    rejectedEarlier: rejectedBefore,
     runs,
     runUrl: root && replayer.state.experimentId ? `${config.trackingUri}/#/experiments/${replayer.state.experimentId}/runs/${root[1].runId}` : undefined,
   };
