@@ -34,7 +34,16 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
   let options: TuneOptions;
   if (opts.resume) {
     // The stored settings are used as they were; the trainer module comes from the config the run
-    // was started with (or the one given now, if it moved).
+    // was started with (or the one given now, if it moved). A setting given now would be ignored:
+    // refused rather than dropped without a word.
+    const given = (['stages', 'budget', 'seed', 'out'] as const).filter((k) => opts[k] != null);
+    if (given.length > 0)
+      throw new UserInputError(
+        `--${given[0]}`,
+        opts[given[0]],
+        `no ${given.map((k) => `--${k}`).join(', ')} with --resume: a resumed run keeps the settings stored in its folder (start a new run to change them)`,
+        'ignored by --resume',
+      );
     const meta = await readRunMeta(opts.resume);
     const file = config ?? meta.source?.file;
     if (!file) throw new UserInputError('config', config, 'the tune config the run was started with', 'the run folder does not record its config file');
@@ -45,10 +54,8 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
     // Command-line values are checked before the config's module is loaded.
     const stages = opts.stages ? parseStages(opts.stages) : undefined;
     if (opts.budget != null) parseBudget(opts.budget);
-    options = await tuneOptionsFromConfig(config);
-    if (stages) options.stages = stages;
-    if (opts.budget != null) options.budget = opts.budget;
-    if (opts.seed != null) options.seed = opts.seed;
+    options = await tuneOptionsFromConfig(config, { stages, budget: opts.budget, seed: opts.seed });
+    // --out is relative to where the command runs, not to the config file
     if (opts.out != null) options.out = opts.out;
   }
   const display = createProgressDisplay();

@@ -115,6 +115,16 @@ describe('superconverge CLI: help, version and bad input', () => {
     }
   });
 
+  it('checks --stages with the config, and refuses settings that --resume would ignore', async () => {
+    // examples/tune.yml runs from the lr stage; alone, the final training has no max LR to start from
+    expectUsageError(await runCli(['tune', 'examples/tune.yml', '--stages', 'final']), 'start.maxLr: required: the final stage needs a max LR and the lr stage does not run');
+    const dir = tmp();
+    expectUsageError(
+      await runCli(['tune', '--resume', dir, '--seed', '7', '--budget', '30s']),
+      /--budget: ignored by --resume — got "30s"; allowed: no --budget, --seed with --resume: a resumed run keeps the settings stored in its folder/,
+    );
+  });
+
   it('a reader that stops early (| head) ends the output quietly, exit 0, no stack trace', async () => {
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli.ts', 'report', 'test/fixtures/full-report.json', '--format', 'md', '--out', tmp()], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -63,7 +63,13 @@ export interface LoadedTuneConfig {
 }
 
 /** Reads and validates a tune config; every problem is reported at once, each naming its field path. */
-export async function loadTuneConfig(file: string): Promise<LoadedTuneConfig> {
+/**
+ * Settings given beside the file (the CLI's --stages, --budget, --seed, --out): they replace the
+ * file's before it is checked, so the checks between fields see what will run.
+ */
+export type ConfigOverrides = Partial<Record<'stages' | 'budget' | 'seed' | 'out', unknown>>;
+
+export async function loadTuneConfig(file: string, overrides: ConfigOverrides = {}): Promise<LoadedTuneConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -83,6 +89,7 @@ export async function loadTuneConfig(file: string): Promise<LoadedTuneConfig> {
   if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '(root)', message: 'a mapping of settings (title, trainer, stages, lr, ...)', value: raw }]);
   }
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (raw as Record<string, unknown>)[k] = v;
   const r = TuneConfigSchema.safeParse(raw);
   const issues = r.success ? [] : configIssues(r.error, raw, TuneConfigSchema);
   const base = dirname(resolve(file));
@@ -131,8 +138,8 @@ export async function loadTrainerFactory(loaded: LoadedTuneConfig): Promise<Trai
 }
 
 /** Config file → `tune` options (without signal, progress and tracker, which the caller adds). */
-export async function tuneOptionsFromConfig(file: string): Promise<TuneOptions> {
-  const loaded = await loadTuneConfig(file);
+export async function tuneOptionsFromConfig(file: string, overrides: ConfigOverrides = {}): Promise<TuneOptions> {
+  const loaded = await loadTuneConfig(file, overrides);
   const factory = await loadTrainerFactory(loaded);
   return { ...loaded.settings, trainer: factory, source: { file: resolve(file), config: loaded.config } };
 }
