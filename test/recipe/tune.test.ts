@@ -307,6 +307,9 @@ describe('tune: bad input and faults', () => {
     expect(err).toBeInstanceOf(UserInputError);
     expect(err.message).toBe('batchSize.candidates[1]: batch size larger than the data set — got 1000; allowed: a batch size <= 300, the size of the training set');
     expect(counters.trainers).toBe(1); // only the calibration trainer
+    // without the batch-size stage its candidates are not used, and not checked
+    const without = await tune(base(new FakeClock(), { nTrain: 300 }, { stages: ['lr', 'final'], batchSize: { candidates: [64, 1000] } }));
+    expect(without.report.status).toBe('complete');
   });
 
   it('a trainer that throws fails its stage with the cause, keeps finished stages, exit code 1', async () => {

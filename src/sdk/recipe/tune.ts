@@ -149,6 +149,8 @@ function checkBatchSizes(settings: TuneSettings, n: number | null): void {
     if (b != null && b > n) throw new UserInputError(option, b, `a batch size <= ${n}, the size of the training set`, 'batch size larger than the data set');
   };
   check('start.batchSize', settings.start.batchSize);
+  // The batch-size stage's own sizes matter only when it runs.
+  if (!settings.stages.includes('batch-size')) return;
   check('batchSize.start', settings.batchSize.start);
   settings.batchSize.candidates?.forEach((b, i) => check(`batchSize.candidates[${i}]`, b));
 }
