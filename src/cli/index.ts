@@ -10,7 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { UserInputError } from '../errors.js';
 import { ReportValidationError } from '../report/index.js';
 import { MIN_BUDGET_SECONDS, parseBudget } from '../sdk/recipe/budget.js';
-import { MAX_SEED, STAGE_IDS } from '../sdk/recipe/options.js';
+import { MAX_SEED, STAGE_IDS, type StageId } from '../sdk/recipe/options.js';
 import { isHttpTrackingUri } from '../sdk/tracking/config.js';
 
 const require = createRequire(import.meta.url);
@@ -74,12 +74,12 @@ export function parseExperimentOption(option: string) {
 
 /** --stages: a comma-separated subset of the stages, checked at parse time ('' is not "all"). */
 export function parseStagesOption(option: string) {
-  return (raw: string): string => {
-    const list = raw.split(',').map((s) => s.trim());
-    const unknown = list.filter((s) => s !== '' && !(STAGE_IDS as readonly string[]).includes(s));
-    const problem = unknown.length > 0 ? `unknown stage${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}` : list.every((s) => s === '') ? 'no stage given' : null;
+  return (raw: string): StageId[] => {
+    const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const unknown = list.filter((s) => !(STAGE_IDS as readonly string[]).includes(s));
+    const problem = unknown.length > 0 ? `unknown stage${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}` : list.length === 0 ? 'no stage given' : null;
     if (problem) throw new InvalidArgumentError(`${option}: ${problem} — got ${JSON.stringify(raw)}; allowed: a comma-separated list of ${STAGE_IDS.join(', ')}.`);
-    return raw;
+    return list as StageId[];
   };
 }
 
@@ -166,7 +166,7 @@ function buildProgram(): Command {
     .option('--seed <n>', 'random seed', parseInteger('--seed', 0, MAX_SEED))
     .action(async (config: string, opts) => {
       const { runTuneCommand } = await import('./tune.js');
-      await withInterrupts((signal) => runTuneCommand(config, { ...opts, stages: 'lr', signal }));
+      await withInterrupts((signal) => runTuneCommand(config, { ...opts, stages: ['lr'], signal }));
     });
 
   program

@@ -1,8 +1,7 @@
 /** `superconverge tune <config>` and `superconverge range-test <config>`. */
 import { UserInputError } from '../errors.js';
 import { renderConsole, renderLocations } from '../reporters/index.js';
-import { STAGE_IDS, type StageId, type TuneOptions, tune, tuneOptionsFromConfig } from '../sdk/recipe/index.js';
-import { parseBudget } from '../sdk/recipe/budget.js';
+import { type StageId, type TuneOptions, tune, tuneOptionsFromConfig } from '../sdk/recipe/index.js';
 import { readRunMeta } from '../sdk/recipe/persist.js';
 import { createTracker } from '../sdk/tracking/index.js';
 import { createProgressDisplay } from './progress.js';
@@ -12,22 +11,11 @@ export interface TuneCommandOptions {
   resume?: string;
   budget?: string;
   seed?: number;
-  stages?: string;
+  /** Parsed by the option (parseStagesOption). */
+  stages?: StageId[];
   trackingUri?: string;
   experiment?: string;
   signal?: AbortSignal;
-}
-
-export function parseStages(raw: string): StageId[] {
-  const list = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = list.filter((s) => !(STAGE_IDS as readonly string[]).includes(s));
-  if (list.length === 0 || bad.length > 0) {
-    throw new UserInputError('--stages', raw, `a comma-separated list of ${STAGE_IDS.join(', ')}`, bad.length ? `unknown stage ${bad.join(', ')}` : 'empty');
-  }
-  return list as StageId[];
 }
 
 export async function runTuneCommand(config: string | undefined, opts: TuneCommandOptions): Promise<void> {
@@ -51,10 +39,9 @@ export async function runTuneCommand(config: string | undefined, opts: TuneComma
     options = { trainer: fromConfig.trainer, resume: opts.resume };
   } else {
     if (!config) throw new UserInputError('config', config, 'a tune config file (YAML or JSON), or --resume <run-dir>', 'missing');
-    // Command-line values are checked before the config's module is loaded.
-    const stages = opts.stages ? parseStages(opts.stages) : undefined;
-    if (opts.budget != null) parseBudget(opts.budget);
-    options = await tuneOptionsFromConfig(config, { stages, budget: opts.budget, seed: opts.seed });
+    // Checked with the config (by its schema, before the module is loaded): --budget and --stages
+    // were already checked on their own when parsed.
+    options = await tuneOptionsFromConfig(config, { stages: opts.stages, budget: opts.budget, seed: opts.seed });
     // --out is relative to where the command runs, not to the config file
     if (opts.out != null) options.out = opts.out;
   }
