@@ -119,24 +119,25 @@ function recordedExperiment(runDir: string, events: readonly TrackingEvent[], tr
  */
 export async function syncRunDir(runDir: string, options: SyncOptions = {}): Promise<SyncSummary> {
   const events = readEvents(runDir);
-  const tracking = options.trackingUri ?? options.tracking;
+  const config = resolveMlflowConfig({ tracking: options.trackingUri ?? options.tracking, experimentName: options.experimentName, env: options.env });
+  const client = new MlflowClient(config, options.client);
+  // The experiment: asked for; else the one the folder records; else (no cursor: lost, or never
+  // written) the one on this server that already holds its runs; else the environment's or the default.
   let experimentName = options.experimentName;
   let experimentFrom: SyncSummary['experimentFrom'] = 'option';
   if (experimentName === undefined) {
-    const uri = resolveMlflowConfig({ tracking, env: options.env }).trackingUri;
-    experimentName = recordedExperiment(runDir, events, uri);
+    experimentName = recordedExperiment(runDir, events, config.trackingUri);
     experimentFrom = 'recorded';
-    if (experimentName === undefined) {
-      // No cursor (lost, or never written): the folder may still be on this server already.
-      const probe = new MlflowClient(resolveMlflowConfig({ tracking, env: options.env }), options.client);
-      experimentName = await experimentHoldingFolder(probe, runDir, events, options.signal);
-      experimentFrom = experimentName === undefined ? 'default' : 'server';
-    }
   }
-  const config = resolveMlflowConfig({ tracking, experimentName, env: options.env });
-  if (experimentFrom === 'default' && (options.env ?? process.env).MLFLOW_EXPERIMENT_NAME) experimentFrom = 'environment';
-  const client = new MlflowClient(config, options.client);
-  const replayer = new Replayer(client, runDir, config.experimentName);
+  if (experimentName === undefined) {
+    experimentName = await experimentHoldingFolder(client, runDir, events, options.signal);
+    experimentFrom = 'server';
+  }
+  if (experimentName === undefined) {
+    experimentName = config.experimentName;
+    experimentFrom = (options.env ?? process.env).MLFLOW_EXPERIMENT_NAME ? 'environment' : 'default';
+  }
+  const replayer = new Replayer(client, runDir, experimentName);
   const rejectedBefore = replayer.state.rejected.length;
   const alreadySynced = events.filter((e) => replayer.isAcked(e.seq)).length;
   replayer.rememberStarts(events);
@@ -147,7 +148,7 @@ export async function syncRunDir(runDir: string, options: SyncOptions = {}): Pro
   return {
     runDir,
     trackingUri: config.trackingUri,
-    experimentName: config.experimentName,
+    experimentName,
     experimentFrom,
     experimentId: replayer.state.experimentId,
     events: events.length,

@@ -45,8 +45,8 @@ export class MlflowTracker extends LocalTracker {
   private closed = false;
   /** A flush ran out of time and nothing has been sent since (see close). */
   private flushExpired = false;
-  /** The first retry of an outage was reported (reset when a send succeeds). */
-  private retryTold = false;
+  /** The outage was reported (at the client's first retry or the first failed send); reset when a send succeeds. */
+  private outageReported = false;
   /** Refusals recorded before this process: `close()` reports only the new ones. */
   private rejectedAtStart = 0;
   private readonly timer: NodeJS.Timeout;
@@ -67,8 +67,8 @@ export class MlflowTracker extends LocalTracker {
           // The client retries for up to two minutes before a send fails: say so at the first retry,
           // and keep the cause for the report's warning and the message at close.
           this.lastError = this.client.redact(info.error);
-          if (this.failures === 0 && !this.retryTold) {
-            this.retryTold = true;
+          if (!this.outageReported) {
+            this.outageReported = true;
             this.opts.onStatus?.(`MLflow: ${this.lastError}; retrying, points are kept in the run folder meanwhile`);
           }
         },
@@ -136,18 +136,17 @@ export class MlflowTracker extends LocalTracker {
     try {
       if (mode === 'starts') await this.replayer.createRuns(batch, { searchBeforeCreate: false, signal: this.abort.signal });
       else await this.replayer.send(batch, { searchBeforeCreate: false, signal: this.abort.signal });
-      if (this.failures > 0 || this.retryTold) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
+      if (this.outageReported) this.opts.onStatus?.(`MLflow: connection to ${this.client.config.trackingUri} is back; queued points sent`);
       this.failures = 0;
-      this.retryTold = false;
+      this.outageReported = false;
       this.flushExpired = false;
       this.nextAttemptAt = 0;
       this.lastError = undefined;
     } catch (err) {
       this.failures++;
       this.lastError = this.client.redact(err instanceof Error ? err.message : String(err));
-      if (this.failures === 1 && !this.retryTold && !this.closed)
-        this.opts.onStatus?.(`MLflow: ${this.lastError}; points are kept in the run folder and sent when the server answers`);
-      this.retryTold = true;
+      if (!this.outageReported && !this.closed) this.opts.onStatus?.(`MLflow: ${this.lastError}; points are kept in the run folder and sent when the server answers`);
+      this.outageReported = true;
       this.nextAttemptAt = Date.now() + Math.min(this.opts.maxOfflineBackoffMs, 500 * 2 ** (this.failures - 1));
     } finally {
       this.dropAcked();
@@ -185,21 +184,19 @@ export class MlflowTracker extends LocalTracker {
     const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), timeoutMs)));
     try {
       while (this.queue.length > 0 || this.spilled || this.pumping) {
-        if ((await Promise.race([this.pumping ?? this.kick('all', true), expired])) === 'expired') return this.gaveUp();
+        if ((await Promise.race([this.pumping ?? this.kick('all', true), expired])) === 'expired') return;
         if (this.failures > 0 && this.queue.length > 0) {
           // Server unreachable: wait for the back-off rather than spinning, within the deadline.
           const pause = Math.min(this.nextAttemptAt, deadline) - Date.now();
-          if (pause > 0 && (await Promise.race([new Promise<void>((r) => setTimeout(r, pause)), expired])) === 'expired') return this.gaveUp();
-          if (Date.now() >= deadline) return this.gaveUp();
+          if (pause > 0 && (await Promise.race([new Promise<void>((r) => setTimeout(r, pause)), expired])) === 'expired') return;
+          if (Date.now() >= deadline) return;
         }
       }
     } finally {
       clearTimeout(timer);
+      // The loop ends early only when time ran out with something still unsent.
+      this.flushExpired = this.queue.length > 0 || this.spilled || Boolean(this.pumping);
     }
-  }
-
-  private gaveUp(): void {
-    this.flushExpired = true;
   }
 
   /**

@@ -10,7 +10,7 @@
  *   write must not double a point).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type WireMetric, type WireKeyValue } from './batch.js';
 import { EVENTS_FILE, type TrackingEvent } from './events.js';
@@ -70,15 +70,7 @@ export interface ReplayOptions {
  * one would be a second, partial copy.
  */
 export function recordedExperiments(runDir: string, eventSeqs: readonly number[]): Array<{ trackingUri: string; experimentName: string; pending: number }> {
-  const p = join(runDir, SYNC_STATE_FILE);
-  if (!existsSync(p)) return [];
-  let file: StateFile;
-  try {
-    file = JSON.parse(readFileSync(p, 'utf8')) as StateFile;
-  } catch {
-    return [];
-  }
-  return Object.values(file.servers ?? {}).map((s) => {
+  return Object.values(readStateFile(runDir).servers).map((s) => {
     const acked = new Set(s.acked ?? []);
     const pending = eventSeqs.filter((q) => q > (s.ackedThrough ?? 0) && !acked.has(q)).length;
     return { trackingUri: s.trackingUri, experimentName: s.experimentName, pending };
@@ -90,20 +82,33 @@ export function recordedExperiments(runDir: string, eventSeqs: readonly number[]
  * asked for), so that a later `sync` sends it there rather than to a default.
  */
 export function recordOfflineExperiment(runDir: string, experimentName: string): void {
-  const p = join(runDir, SYNC_STATE_FILE);
-  let file: StateFile = { version: 1, servers: {} };
-  if (existsSync(p)) {
-    try {
-      file = JSON.parse(readFileSync(p, 'utf8')) as StateFile;
-    } catch {
-      // a torn file: rewritten below
-    }
-  }
+  const file = readStateFile(runDir);
   const key = `#${experimentName}`;
   if (file.servers[key]) return;
-  file.servers[key] = { trackingUri: '', experimentName, runs: {}, ackedThrough: 0, acked: [], rejected: [] };
+  file.servers[key] = newServerState('', experimentName);
+  writeStateFile(runDir, file);
+}
+
+/** The cursor file; empty when missing or torn (it is rewritten whole on the next save). */
+function readStateFile(runDir: string): StateFile {
+  const p = join(runDir, SYNC_STATE_FILE);
+  if (!existsSync(p)) return { version: 1, servers: {} };
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as StateFile;
+  } catch {
+    return { version: 1, servers: {} };
+  }
+}
+
+/** Write-then-rename: a crash never leaves a torn cursor. */
+function writeStateFile(runDir: string, file: StateFile): void {
+  const p = join(runDir, SYNC_STATE_FILE);
   writeFileSync(`${p}.tmp`, JSON.stringify(file));
   renameSync(`${p}.tmp`, p);
+}
+
+function newServerState(trackingUri: string, experimentName: string): ServerState {
+  return { trackingUri, experimentName, runs: {}, ackedThrough: 0, acked: [], rejected: [] };
 }
 
 /**
@@ -127,8 +132,27 @@ export async function experimentHoldingFolder(client: MlflowClient, runDir: stri
 
 export function folderKey(runDir: string): string {
   const file = join(runDir, EVENTS_FILE);
-  const first = existsSync(file) ? readFileSync(file, 'utf8').split('\n', 1)[0] : runDir;
+  const first = existsSync(file) ? firstLine(file) : runDir;
   return createHash('sha1').update(first).digest('hex').slice(0, 12);
+}
+
+/** The first line of a file, reading no further than it (a spool holds megabytes of points). */
+function firstLine(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(4096);
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      const nl = buf.subarray(0, n).indexOf(10);
+      chunks.push(Buffer.from(buf.subarray(0, nl >= 0 ? nl : n)));
+      if (nl >= 0 || n === 0) break;
+      pos += n;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class Replayer {
@@ -150,39 +174,19 @@ export class Replayer {
     readonly experimentName: string,
   ) {
     this.stateKey = `${client.config.trackingUri}#${experimentName}`;
-    const file = this.readFile();
+    const file = readStateFile(runDir);
     this.file = file;
-    this.state = file.servers[this.stateKey] ?? {
-      trackingUri: client.config.trackingUri,
-      experimentName,
-      runs: {},
-      ackedThrough: 0,
-      acked: [],
-      rejected: [],
-    };
+    this.state = file.servers[this.stateKey] ?? newServerState(client.config.trackingUri, experimentName);
     this.ackedSet = new Set(this.state.acked);
     // Runs created by an earlier process: what reached the server is unknown until read back.
     for (const handle of Object.keys(this.state.runs)) this.uncertain.add(handle);
-  }
-
-  private readFile(): StateFile {
-    const p = join(this.runDir, SYNC_STATE_FILE);
-    if (!existsSync(p)) return { version: 1, servers: {} };
-    try {
-      return JSON.parse(readFileSync(p, 'utf8')) as StateFile;
-    } catch {
-      return { version: 1, servers: {} };
-    }
   }
 
   save(): void {
     this.dirty = false;
     this.state.acked = [...this.ackedSet].sort((a, b) => a - b);
     this.file.servers[this.stateKey] = this.state;
-    const p = join(this.runDir, SYNC_STATE_FILE);
-    // Write-then-rename: a crash never leaves a torn cursor.
-    writeFileSync(`${p}.tmp`, JSON.stringify(this.file));
-    renameSync(`${p}.tmp`, p);
+    writeStateFile(this.runDir, this.file);
   }
 
   isAcked(seq: number): boolean {
