@@ -28,6 +28,9 @@ export function budgetAllowed(minSeconds: number): string {
   return `seconds (e.g. 900) or a duration of h, m and s parts without spaces ('90s', '15m', '1h30m'; parts add up: '1h90m' is 2h30m), ${range}`;
 }
 
+/** A budget string: seconds, or h, m and s parts without spaces (also the config schema's pattern). */
+export const BUDGET_PATTERN = /^\s*(\d+(\.\d+)?|(\d+(\.\d+)?[hms])+)\s*$/;
+
 /**
  * Seconds of a budget by its syntax alone, or why it has none. The string syntax is Go's
  * time.ParseDuration restricted to h, m and s: parts add up ('1h90m' = '2h30m', as in Go), and a
@@ -36,9 +39,9 @@ export function budgetAllowed(minSeconds: number): string {
 function toSeconds(budget: unknown): number | string {
   if (typeof budget === 'number') return budget;
   if (typeof budget !== 'string') return 'not a number of seconds or a duration string';
+  if (!BUDGET_PATTERN.test(budget)) return 'not a duration';
   const text = budget.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  if (!/^(\d+(\.\d+)?[hms])+$/.test(text)) return 'not a duration';
+  if (!/[hms]$/.test(text)) return Number(text);
   let total = 0;
   for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)([hms])/g)) total += Number(n) * UNIT[unit];
   return total;

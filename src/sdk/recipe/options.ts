@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { CHOOSER_RULES, type ChooserRule, DEFAULT_CHOOSER } from '../range-test/analysis.js';
 import type { Tracker } from '../tracking/types.js';
 import type { TrainerFactory } from '../trainers/types.js';
-import { budgetAllowed, budgetProblem } from './budget.js';
+import { BUDGET_PATTERN, budgetAllowed, budgetProblem } from './budget.js';
 
 /** The stages in the paper's order (§5): LR, batch size, momentum, weight decay, then 1cycle. */
 export const STAGE_IDS = ['lr', 'batch-size', 'momentum', 'weight-decay', 'lr-recheck', 'final', 'baseline'] as const;
@@ -33,7 +33,7 @@ const seed = z.number({ error: seedError }).int({ error: seedError }).min(0, { e
 export function budgetSchema(minSeconds: number) {
   const error = (issue: { input?: unknown }) => `${budgetProblem(issue.input, minSeconds) ?? 'not a duration'}; allowed: ${budgetAllowed(minSeconds)}`;
   return z
-    .union([z.number().positive({ error }), z.string().regex(/^\s*(\d+(\.\d+)?|(\d+(\.\d+)?[hms])+)\s*$/, { error })], { error })
+    .union([z.number().positive({ error }), z.string().regex(BUDGET_PATTERN, { error })], { error })
     .superRefine(
       (value, ctx) => {
         const problem = budgetProblem(value, minSeconds);

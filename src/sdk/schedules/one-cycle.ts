@@ -57,10 +57,7 @@ export function oneCycle(opts: OneCycleOptions): HyperSchedule {
     max: 1,
     maxExclusive: true,
   });
-  const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
-  const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
-  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
-  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
+  const { momentumMax, momentumMin } = momentumBounds(opts);
 
   const cycle = 1 - annihilationPct;
   const edges = [0, cycle / 2, cycle, 1];
@@ -127,10 +124,7 @@ export function oneCycleCosine(opts: OneCycleCosineOptions): HyperSchedule {
   if (threePhase && pctStart > 0.5) {
     throw new UserInputError('pctStart', pctStart, '0 < pctStart <= 0.5 with threePhase', 'the two cycle phases would not fit');
   }
-  const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
-  const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
-  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
-  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
+  const { momentumMax, momentumMin } = momentumBounds(opts);
 
   const anneal = annealStrategy === 'cos' ? schedCos : schedLin;
   const initialLr = maxLr / divFactor;
@@ -187,10 +181,7 @@ export function fitOneCycle(opts: FitOneCycleOptions): HyperSchedule {
   const pctStart = checkPct('pctStart', opts.pctStart ?? 0.25);
   const divFactor = checkNumber('divFactor', opts.divFactor ?? 25, { min: 0, minExclusive: true });
   const finalDivFactor = checkNumber('finalDivFactor', opts.finalDivFactor ?? 1e5, { min: 0, minExclusive: true });
-  const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
-  const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
-  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
-  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
+  const { momentumMax, momentumMin } = momentumBounds(opts);
 
   const edges = [0, pctStart, 1];
   const lr = piecewise(edges, [schedCos(maxLr / divFactor, maxLr), schedCos(maxLr, maxLr / finalDivFactor)]);
@@ -201,4 +192,13 @@ export function fitOneCycle(opts: FitOneCycleOptions): HyperSchedule {
     (s) => momentum(s / totalSteps),
     opts.onOverrun,
   );
+}
+
+/** The cyclical momentum's bounds (defaults 0.95 and 0.85), each in [0, 1), min not above max. */
+function momentumBounds(opts: { momentumMax?: number; momentumMin?: number }): { momentumMax: number; momentumMin: number } {
+  const momentumMax = checkMomentum('momentumMax', opts.momentumMax ?? 0.95);
+  const momentumMin = checkMomentum('momentumMin', opts.momentumMin ?? 0.85);
+  // Momentum falls while the LR rises (paper §4.3); min above max would invert the cycle.
+  checkOrder('momentumMin', momentumMin, 'momentumMax', momentumMax);
+  return { momentumMax, momentumMin };
 }

@@ -71,6 +71,7 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
   if (state.maxLr == null || state.minLr == null) throw new StageProblem('needs maxLr: run the lr stage first or set start.maxLr');
   const start = o.start ?? state.batchSize;
   const cap = Math.min(o.max, state.numExamples ?? Infinity);
+  const capText = `the cap ${cap} (${cap === o.max ? 'batchSize.max' : 'training-set size'})`;
   const probes = await probeBatchSizes(ctx, start, cap);
   const fitting = probes.filter((p) => p.fits);
   const largest = fitting[fitting.length - 1];
@@ -81,11 +82,11 @@ export async function batchSizeStage(ctx: StageContext): Promise<Partial<Stage>>
     throw new StageProblem(
       stopped
         ? `batch size ${start} (the start of the search) does not fit: ${stopped.reason}`
-        : `batch size ${start} (the start of the search) is above the cap ${cap} (${cap === o.max ? 'batchSize.max' : 'training-set size'})`,
+        : `batch size ${start} (the start of the search) is above ${capText}`,
     );
   const largestWhy = stopped
     ? `${stopped.batchSize} did not fit (${stopped.reason}); halved back to ${largest.batchSize}, which ran`
-    : `reached the cap ${cap} (${cap === o.max ? 'batchSize.max' : 'training-set size'})`;
+    : `reached ${capText}`;
 
   const stepSecondsOf = new Map(fitting.map((p) => [p.batchSize, p.stepSeconds as number]));
   const wanted = o.candidates ?? fitting.slice(-4).map((p) => p.batchSize);
