@@ -103,7 +103,7 @@ export function renderConsole(report: TuningReport, opts: ConsoleOptions = {}): 
 /** Where a finished run's results are: the report files and, when it was tracked, the MLflow run. */
 export function renderLocations(report: TuningReport, runDir: string): string {
   const lines = [`report: ${join(runDir, 'report.json')} (with report.html, report.md and charts/)`];
-  const mlflow = report.links.mlflow;
-  if (mlflow) lines.push(`MLflow run: ${mlflow.runUrl ?? `${mlflow.trackingUri}/#/experiments/${mlflow.experimentId}/runs/${mlflow.runId}`}`);
+  const url = report.links.mlflow?.runUrl;
+  if (url) lines.push(`MLflow run: ${url}`);
   return lines.join('\n');
 }
